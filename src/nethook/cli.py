@@ -1,0 +1,153 @@
+"""The ``nethook`` command. Imports stay light here: heavy modules load when a run needs them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Any, Callable, Dict, Optional, Sequence
+
+from nethook import __version__
+from nethook.context import RunContext
+from nethook.errors import ConfigError, NethookError
+from nethook.exit_codes import ExitCode
+
+log = logging.getLogger("nethook")
+
+Handler = Callable[[argparse.Namespace, RunContext], int]
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    from nethook import logging_setup
+
+    logging_setup.setup(_option(args, "verbose", 0) - _option(args, "quiet", 0), syslog=False)
+    ctx = RunContext.from_options(
+        os.environ, root=_option(args, "root"), config=_option(args, "config"),
+        state_dir=_option(args, "state_dir"), run_dir=_option(args, "run_dir"))
+    handler: Handler = args.handler
+    try:
+        return handler(args, ctx)
+    except ConfigError as exc:
+        log.error("invalid configuration, nothing applied: %s", exc)
+        return ExitCode.USAGE
+    except NethookError as exc:
+        log.error("%s", exc)
+        return ExitCode.INCOMPLETE
+    except Exception:  # the one broad boundary: report, never a bare traceback to a hook
+        log.exception("internal error")
+        return ExitCode.INCOMPLETE
+
+
+def _option(args: argparse.Namespace, name: str, default: Any = None) -> Any:
+    return getattr(args, name, default)
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    hide = argparse.SUPPRESS
+    common.add_argument("--config", metavar="PATH", default=hide,
+                        help="configuration file or directory (env NETHOOK_CONFIG)")
+    common.add_argument("--root", metavar="DIR", default=hide,
+                        help="filesystem root prefixed to every file read (env NETHOOK_ROOT)")
+    common.add_argument("--state-dir", metavar="DIR", default=hide,
+                        help="state directory, default /var/lib/nethook (env NETHOOK_STATE_DIR)")
+    common.add_argument("--run-dir", metavar="DIR", default=hide,
+                        help="runtime directory, default /run/nethook (env NETHOOK_RUN_DIR)")
+    common.add_argument("--json", action="store_true", default=hide,
+                        help="machine-readable output")
+    common.add_argument("-v", "--verbose", action="count", default=hide)
+    common.add_argument("-q", "--quiet", action="count", default=hide)
+    return common
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = _common_options()
+    parser = argparse.ArgumentParser(
+        prog="nethook", parents=[common],
+        description="Keep secondary addresses, policy rules and table routes across DHCP events.")
+    parser.add_argument("--version", action="version", version=f"nethook {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    status = sub.add_parser("status", parents=[common],
+                            help="declared state against the kernel, per interface")
+    status.add_argument("interface", nargs="?")
+    status.set_defaults(handler=_cmd_status)
+
+    plan = sub.add_parser("plan", parents=[common],
+                          help="print the operations apply would run, as ip commands")
+    plan.add_argument("interface", nargs="?")
+    plan.add_argument("--prune", action="store_true",
+                      help="also remove what nethook added earlier and no longer keeps")
+    plan.set_defaults(handler=_cmd_plan)
+
+    apply = sub.add_parser("apply", parents=[common], help="restore what is missing")
+    apply.add_argument("interface", nargs="?")
+    apply.add_argument("--dry-run", action="store_true", help="plan only, change nothing")
+    apply.add_argument("--prune", action="store_true",
+                       help="also remove what nethook added earlier and no longer keeps")
+    apply.set_defaults(handler=_cmd_apply)
+    return parser
+
+
+def _scoped_desired(args: argparse.Namespace, ctx: RunContext) -> Any:
+    from nethook.desired import load_config
+
+    desired = load_config(ctx).desired
+    return desired.scoped(args.interface) if args.interface else desired
+
+
+def _cmd_apply(args: argparse.Namespace, ctx: RunContext) -> int:
+    return _run(args, ctx, dry_run=bool(args.dry_run), prune=bool(args.prune),
+                reason="apply")
+
+
+def _cmd_plan(args: argparse.Namespace, ctx: RunContext) -> int:
+    return _run(args, ctx, dry_run=True, prune=bool(args.prune), reason="plan")
+
+
+def _run(args: argparse.Namespace, ctx: RunContext, *, dry_run: bool, prune: bool,
+         reason: str) -> int:
+    from nethook.events import Event, Kind
+    from nethook.reconcile import reconcile
+
+    desired = _scoped_desired(args, ctx)
+    event = Event(source="cli", kind=Kind.MANUAL, reason=reason, ifname=args.interface)
+    result = reconcile(ctx, desired, event, prune=prune, dry_run=dry_run)
+    from nethook import render
+
+    if _option(args, "json", False):
+        _print_json(render.run_json(result))
+    else:
+        print(render.run_text(result), end="")
+    if dry_run and reason == "plan":
+        return ExitCode.INCOMPLETE if result.plan.ops or result.plan.skipped else ExitCode.OK
+    return result.exit_code
+
+
+def _cmd_status(args: argparse.Namespace, ctx: RunContext) -> int:
+    from nethook import render
+    from nethook.plan import State, assess
+    from nethook.reconcile import observe_scope, open_kernel
+
+    desired = _scoped_desired(args, ctx)
+    netlink = open_kernel()
+    try:
+        observed = observe_scope(netlink, desired)
+    finally:
+        netlink.close()
+    assessments = assess(desired, observed)
+    if _option(args, "json", False):
+        _print_json(render.status_json(assessments))
+    else:
+        print(render.status_text(assessments), end="")
+    missing = [a for a in assessments if a.state is not State.PRESENT]
+    return ExitCode.INCOMPLETE if missing else ExitCode.OK
+
+
+def _print_json(data: Dict[str, Any]) -> None:
+    json.dump(data, sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
+
