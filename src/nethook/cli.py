@@ -7,7 +7,8 @@ import json
 import logging
 import os
 import sys
-from typing import Any, Callable, Dict, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Callable, Dict, Optional
 
 from nethook import __version__
 from nethook.context import RunContext
@@ -23,10 +24,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     from nethook import logging_setup
 
-    logging_setup.setup(_option(args, "verbose", 0) - _option(args, "quiet", 0), syslog=False)
+    under_hook = args.handler is _cmd_hook
+    logging_setup.setup(_option(args, "verbose", 0) - _option(args, "quiet", 0),
+                        syslog=under_hook)
     ctx = RunContext.from_options(
         os.environ, root=_option(args, "root"), config=_option(args, "config"),
-        state_dir=_option(args, "state_dir"), run_dir=_option(args, "run_dir"))
+        state_dir=_option(args, "state_dir"), run_dir=_option(args, "run_dir"),
+        lock_timeout=_hook_lock_timeout() if under_hook else None)
     handler: Handler = args.handler
     try:
         return handler(args, ctx)
@@ -89,6 +93,24 @@ def _parser() -> argparse.ArgumentParser:
     apply.add_argument("--prune", action="store_true",
                        help="also remove what nethook added earlier and no longer keeps")
     apply.set_defaults(handler=_cmd_apply)
+
+    hook = sub.add_parser("hook", help="entry point for the shims in hooks/ (always exits 0)")
+    hook.add_argument("source", choices=("dhclient-enter", "dhclient-exit", "dhclient-rhel",
+                                         "networkmanager", "ifupdown", "networkd"))
+    hook.add_argument("args", nargs="*", help="the caller's own arguments")
+    hook.set_defaults(handler=_cmd_hook)
+
+    replay = sub.add_parser("replay", parents=[common],
+                            help="run the last recorded event of an interface again")
+    replay.add_argument("interface", nargs="?")
+    replay.add_argument("--reason", help="replay as this reason (BOUND, RENEW, ...)")
+    replay.add_argument("--dry-run", action="store_true", help="plan only, change nothing")
+    replay.set_defaults(handler=_cmd_replay)
+
+    snap = sub.add_parser("snapshot", parents=[common],
+                          help="record an interface's aliases, rules and table routes now")
+    snap.add_argument("interface")
+    snap.set_defaults(handler=_cmd_snapshot)
     return parser
 
 
@@ -116,6 +138,7 @@ def _run(args: argparse.Namespace, ctx: RunContext, *, dry_run: bool, prune: boo
     desired = _scoped_desired(args, ctx)
     event = Event(source="cli", kind=Kind.MANUAL, reason=reason, ifname=args.interface)
     result = reconcile(ctx, desired, event, prune=prune, dry_run=dry_run)
+    assert result is not None  # only a coalesced hook run returns None
     from nethook import render
 
     if _option(args, "json", False):
@@ -125,6 +148,65 @@ def _run(args: argparse.Namespace, ctx: RunContext, *, dry_run: bool, prune: boo
     if dry_run and reason == "plan":
         return ExitCode.INCOMPLETE if result.plan.ops or result.plan.skipped else ExitCode.OK
     return result.exit_code
+
+
+def _hook_lock_timeout() -> float:
+    from nethook.hook import HOOK_LOCK_TIMEOUT
+
+    return HOOK_LOCK_TIMEOUT
+
+
+def _cmd_hook(args: argparse.Namespace, ctx: RunContext) -> int:
+    from nethook.hook import run_hook
+
+    return run_hook(args.source, args.args, os.environ, ctx)
+
+
+def _cmd_replay(args: argparse.Namespace, ctx: RunContext) -> int:
+    from nethook import render
+    from nethook.desired import load_config
+    from nethook.hook import restore
+    from nethook.reconcile import open_kernel
+    from nethook.replay import events_to_replay
+
+    load_config(ctx)  # a bad configuration stops a replay before anything is touched
+    netlink = open_kernel()
+    try:
+        observed = netlink.observe(sorted(_known_interfaces(ctx)), [])
+    finally:
+        netlink.close()
+    worst = ExitCode.OK
+    for event in events_to_replay(ctx, args.interface, args.reason,
+                                  sorted(_known_interfaces(ctx)), observed):
+        print(f"# {event.ifname}: replaying {event.describe()}")
+        result = restore(ctx, event, dry_run=bool(args.dry_run), coalesce_events=False)
+        if result is not None:
+            print(render.run_text(result), end="")
+            worst = max(worst, result.exit_code)
+    return worst
+
+
+def _known_interfaces(ctx: RunContext) -> set[str]:
+    from nethook.desired import load_config
+    from nethook.snapshot import snapshot_path
+
+    names = set(load_config(ctx).desired.interfaces)
+    folder = snapshot_path(ctx.run_dir, "x").parent
+    if folder.is_dir():
+        names.update(p.stem for p in folder.glob("*.json"))
+    return names
+
+
+def _cmd_snapshot(args: argparse.Namespace, ctx: RunContext) -> int:
+    from nethook.events import Event, Kind, checked_ifname
+    from nethook.hook import take_snapshot
+
+    ifname = checked_ifname(args.interface)
+    if ifname is None:
+        return ExitCode.USAGE
+    take_snapshot(ctx, Event(source="cli", kind=Kind.PREPARE, reason="snapshot",
+                             ifname=ifname))
+    return ExitCode.OK
 
 
 def _cmd_status(args: argparse.Namespace, ctx: RunContext) -> int:

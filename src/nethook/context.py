@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Optional
 
 DEFAULT_STATE_DIR = Path("/var/lib/nethook")
 DEFAULT_RUN_DIR = Path("/run/nethook")

@@ -194,6 +194,8 @@ class Observed:
     addresses: FrozenSet[Address] = frozenset()
     routes: FrozenSet[Route] = frozenset()
     rules: FrozenSet[Rule] = frozenset()
+    # Keys of addresses with a finite lifetime (a DHCP or SLAAC lease, not a permanent one).
+    dynamic: FrozenSet[Tuple[str, IPInterface]] = frozenset()
 
     def has_link(self, ifname: str) -> bool:
         return ifname in self.links

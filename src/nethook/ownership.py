@@ -6,8 +6,9 @@ The record is a versioned JSON file in the state directory, replaced atomically.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import FrozenSet, Iterable
+from typing import FrozenSet
 
 from nethook.codec import from_dict, to_dict
 from nethook.errors import StateError

@@ -8,8 +8,9 @@ no longer keeps) come last, in the reverse order.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from nethook.model import Address, Desired, KernelObject, Observed, Route, Rule
 from nethook.ops import AddressOp, Op, Plan, RouteOp, RuleOp, Skipped, Verb

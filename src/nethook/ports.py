@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Collection, List, Protocol, Sequence, Tuple
+from collections.abc import Collection, Sequence
+from typing import List, Optional, Protocol, Tuple
 
 from nethook.model import Observed
 from nethook.ops import Op
-
 
 # (errno, kernel message); errno 0 means the kernel acknowledged the operation.
 Outcome = Tuple[int, str]
@@ -15,9 +15,10 @@ Outcome = Tuple[int, str]
 class Netlink(Protocol):
     """The kernel's routing state, read and written over rtnetlink."""
 
-    def observe(self, ifnames: Collection[str], tables: Collection[int]) -> Observed:
-        """Links present (by name), the addresses of ``ifnames``, the routes of ``tables``
-        (all interfaces), and every policy rule of both families.
+    def observe(self, ifnames: Collection[str], tables: Optional[Collection[int]]) -> Observed:
+        """Links present (by name), the addresses of ``ifnames`` (with which of them are
+        dynamic), the routes of ``tables`` (all interfaces; None: every table), and every
+        policy rule of both families.
 
         Raises ObserveError when anything cannot be read: never a partial result.
         """

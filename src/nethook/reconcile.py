@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Dict, FrozenSet, Iterable, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, Optional, Tuple
 
-from nethook import journal, ownership
+from nethook import coalesce, journal, ownership
 from nethook.apply import ApplyReport, OpResult, Status, apply
 from nethook.context import RunContext
 from nethook.events import Event
 from nethook.exit_codes import ExitCode
+from nethook.lease import respect_lease
 from nethook.locking import RunLock
 from nethook.model import Address, Desired, KernelObject, Observed, Route, Rule
 from nethook.ops import Plan, Verb
@@ -60,17 +62,29 @@ def observe_scope(netlink: Netlink, desired: Desired,
 
 
 def reconcile(ctx: RunContext, desired: Desired, event: Event, *, prune: bool = False,
-              dry_run: bool = False, open_netlink: NetlinkFactory = open_kernel) -> RunResult:
-    """Make the kernel hold ``desired`` (already narrowed to the event's interface)."""
+              dry_run: bool = False, open_netlink: NetlinkFactory = open_kernel,
+              arrival: Optional[int] = None) -> Optional[RunResult]:
+    """Make the kernel hold ``desired`` (already narrowed to the event's interface).
+
+    With ``arrival`` (a hook's number from coalesce.arrive), returns None when a run that
+    started after this event already covered it.
+    """
     started = time.monotonic()
     with RunLock(ctx.run_dir, ctx.lock_timeout):
+        if arrival is not None and event.ifname:
+            if coalesce.already_served(ctx.run_dir, event.ifname, arrival):
+                log.debug("%s: %s already covered by a later run", event.ifname, event.reason)
+                return None
+            coalesce.start_serving(ctx.run_dir, event.ifname)
         owned = ownership.load(ctx.state_dir)
         leftovers = _in_scope(owned, event.ifname) if prune else frozenset()
         netlink = open_netlink()
         try:
             observed = observe_scope(netlink, desired, leftovers)
             observed_at = time.monotonic()
-            the_plan = make_plan(desired, observed, leftovers)
+            allowed, withheld = respect_lease(desired, observed, event)
+            the_plan = make_plan(allowed, observed, leftovers)
+            the_plan = Plan(the_plan.ops, the_plan.skipped + withheld)
             report = ApplyReport() if dry_run else apply(the_plan, netlink)
         finally:
             netlink.close()
@@ -144,8 +158,13 @@ def _count_kinds(results: Iterable[OpResult]) -> str:
     """``restored 2 addresses, 1 rule``: what an administrator reads in syslog."""
     counts = Counter(("removed" if r.op.verb is Verb.DELETE else "restored",
                       type(r.op.target).__name__.lower()) for r in results)
-    return ", ".join(f"{verb} {n} {kind if n == 1 else _PLURAL[kind]}"
-                     for (verb, kind), n in sorted(counts.items(), reverse=True))
+    phrases = []
+    for verb in ("restored", "removed"):
+        kinds = [f"{n} {kind if n == 1 else _PLURAL[kind]}"
+                 for kind in _PLURAL for (v, k), n in counts.items() if (v, k) == (verb, kind)]
+        if kinds:
+            phrases.append(f"{verb} {', '.join(kinds)}")
+    return "; ".join(phrases)
 
 
 def _ms(seconds: float) -> float:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import groupby
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List
 
 from nethook.apply import Status
 from nethook.model import KernelObject

@@ -85,11 +85,12 @@ def test_errno_policy(op: AddressOp, code: int, status: Status) -> None:
 
 
 def test_failure_carries_the_kernels_reason() -> None:
-    result = judge(AddressOp(Verb.ADD, OBJECTS[0]), errno.ENETUNREACH, "Nexthop has invalid gateway")
+    result = judge(AddressOp(Verb.ADD, OBJECTS[0]), errno.ENETUNREACH,
+                   "Nexthop has invalid gateway")
     assert result.reason == "Nexthop has invalid gateway (ENETUNREACH)"
 
 
-def _hold_lock(run_dir: str, seconds: float, ready: "multiprocessing.synchronize.Event") -> None:
+def _hold_lock(run_dir: str, seconds: float, ready: multiprocessing.synchronize.Event) -> None:
     with RunLock(Path(run_dir), timeout=5):
         ready.set()
         time.sleep(seconds)
@@ -101,9 +102,9 @@ def test_second_run_waits_then_times_out(tmp_path: Path) -> None:
     holder.start()
     try:
         assert ready.wait(10)
-        with pytest.raises(LockTimeout, match="another nethook run held"):
-            with RunLock(tmp_path, timeout=0.2):
-                pass
+        with pytest.raises(LockTimeout, match="another nethook run held"), \
+                RunLock(tmp_path, timeout=0.2):
+            pass
     finally:
         holder.join(10)
     with RunLock(tmp_path, timeout=0.2):  # released when the holder exited

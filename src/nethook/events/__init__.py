@@ -7,13 +7,20 @@ facts the planner must respect; it never carries a diff.
 from __future__ import annotations
 
 import enum
+import ipaddress
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
-from nethook.model import IPAddress, IPInterface
+from nethook.model import IFNAME_MAX, IPAddress, IPInterface
+
+log = logging.getLogger(__name__)
+MAX_VALUE = 256  # no variable nethook reads is longer; longer ones are refused unread
 
 
 class Kind(enum.Enum):
+    PREPARE = "prepare"  # about to change the interface: take a snapshot first
     CONFIGURE = "configure"  # an address was (re)configured: restore what is missing
     TEARDOWN = "teardown"  # the lease is going away: keep the snapshot, restore nothing
     MANUAL = "manual"  # an administrator asked (apply, replay)
@@ -47,3 +54,52 @@ class Event:
             new = self.new_address.ip if self.new_address is not None else "-"
             lease = f" (old {old} -> new {new})"
         return f"{self.reason} from {self.source}{lease}"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Event:
+        """Rebuild a journaled event (for replay); unknown or bad fields raise ValueError."""
+        return cls(source=str(data["source"]), kind=Kind(data["kind"]),
+                   reason=str(data["reason"]), ifname=checked_ifname(data.get("ifname")),
+                   new_address=interface_or_none(data.get("new_address")),
+                   old_address=interface_or_none(data.get("old_address")),
+                   routers=tuple(ipaddress.ip_address(r) for r in data.get("routers", ())))
+
+
+def checked_ifname(value: Optional[str]) -> Optional[str]:
+    """An interface name by the kernel's rules (dev_valid_name), or None with a warning."""
+    if value is None or value == "":
+        return None
+    if (len(value.encode()) > IFNAME_MAX or value in (".", "..")
+            or any(c in value for c in "/:") or any(c.isspace() for c in value)
+            or not value.isprintable()):
+        log.warning("ignoring invalid interface name %r", value[:MAX_VALUE])
+        return None
+    return value
+
+
+def interface_or_none(address: Optional[str], mask: Optional[str] = None) -> Optional[IPInterface]:
+    """``10.0.0.5`` + ``255.255.255.0`` (or ``10.0.0.5/24``) as an interface, else None."""
+    if not address:
+        return None
+    text = address if not mask else f"{address}/{mask}"
+    if len(text) > MAX_VALUE:
+        log.warning("ignoring an over-long address value")
+        return None
+    try:
+        return ipaddress.ip_interface(text)
+    except ValueError:
+        log.warning("ignoring invalid address %r", text)
+        return None
+
+
+def addresses(value: Optional[str]) -> Tuple[IPAddress, ...]:
+    """A space-separated list of addresses (``new_routers``); bad words are dropped."""
+    if not value or len(value) > MAX_VALUE * 4:
+        return ()
+    found = []
+    for word in value.split():
+        try:
+            found.append(ipaddress.ip_address(word))
+        except ValueError:
+            log.warning("ignoring invalid address %r", word[:MAX_VALUE])
+    return tuple(found)

@@ -1,0 +1,164 @@
+"""The hook boundary: one Event in, the shared core after it, status 0 out whatever happens.
+
+Network stacks call this through the shims in ``hooks/``. A hook must never break or hang
+its caller: every failure is logged (syslog, ident ``nethook``) and swallowed here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Callable, Dict, Optional
+
+from nethook import journal
+from nethook.context import RunContext
+from nethook.errors import ConfigError
+from nethook.events import Event, Kind
+from nethook.model import Desired
+
+if TYPE_CHECKING:
+    from nethook.reconcile import RunResult
+
+log = logging.getLogger(__name__)
+HOOK_LOCK_TIMEOUT = 8.0  # the shims allow 15 s in all; a hook gives up on the lock first
+
+Translator = Callable[[Sequence[str], Mapping[str, str]], Optional[Event]]
+
+
+def _dhclient_enter(argv: Sequence[str], env: Mapping[str, str]) -> Optional[Event]:
+    from nethook.events import dhclient
+    return dhclient.from_env(env, "enter")
+
+
+def _dhclient_exit(argv: Sequence[str], env: Mapping[str, str]) -> Optional[Event]:
+    from nethook.events import dhclient
+    return dhclient.from_env(env, "exit")
+
+
+def _dhclient_rhel(argv: Sequence[str], env: Mapping[str, str]) -> Optional[Event]:
+    from nethook.events import dhclient
+    return dhclient.from_rhel(env, argv[0] if argv else "")
+
+
+def _networkmanager(argv: Sequence[str], env: Mapping[str, str]) -> Optional[Event]:
+    from nethook.events import networkmanager
+    return networkmanager.from_argv(argv, env)
+
+
+def _ifupdown(argv: Sequence[str], env: Mapping[str, str]) -> Optional[Event]:
+    from nethook.events import ifupdown
+    return ifupdown.from_env(env)
+
+
+def _networkd(argv: Sequence[str], env: Mapping[str, str]) -> Optional[Event]:
+    from nethook.events import networkd
+    return networkd.from_env(env)
+
+
+TRANSLATORS: Dict[str, Translator] = {
+    "dhclient-enter": _dhclient_enter,
+    "dhclient-exit": _dhclient_exit,
+    "dhclient-rhel": _dhclient_rhel,
+    "networkmanager": _networkmanager,
+    "ifupdown": _ifupdown,
+    "networkd": _networkd,
+}
+
+
+def run_hook(source: str, argv: Sequence[str], env: Mapping[str, str],
+             ctx: RunContext) -> int:
+    """Translate and handle one hook call. Always returns 0."""
+    try:
+        event = TRANSLATORS[source](argv, env)
+        if event is None:
+            return 0
+        handle(ctx, event)
+    except Exception:  # the hook boundary: never fail the caller
+        log.exception("hook %s failed; the interface was left as it was", source)
+    return 0
+
+
+def handle(ctx: RunContext, event: Event) -> None:
+    """Everything after translation is shared by every source (and by replay)."""
+    if event.kind is Kind.PREPARE:
+        take_snapshot(ctx, event)
+    elif event.kind is Kind.TEARDOWN:
+        log.info("%s: %s: nothing to restore now; the snapshot is kept for the next lease",
+                 event.ifname, event.describe())
+        _journal_only(ctx, event, "kept snapshot")
+    else:
+        restore(ctx, event)
+
+
+def restore(ctx: RunContext, event: Event, *, dry_run: bool = False,
+            coalesce_events: bool = True) -> Optional[RunResult]:
+    from nethook import coalesce
+    from nethook.reconcile import reconcile
+
+    assert event.ifname is not None
+    arrival = coalesce.arrive(ctx.run_dir, event.ifname) if coalesce_events else None
+    desired = desired_for(ctx, event.ifname)
+    return reconcile(ctx, desired, event, dry_run=dry_run, arrival=arrival)
+
+
+def desired_for(ctx: RunContext, ifname: str) -> Desired:
+    """Declared state plus the snapshot; a bad config still lets the snapshot restore."""
+    from nethook import snapshot
+    from nethook.desired import load_config
+
+    declared = Desired()
+    use_snapshot = True
+    try:
+        config = load_config(ctx)
+        declared = config.desired.scoped(ifname)
+        use_snapshot = config.snapshot_interfaces.get(ifname, config.snapshot)
+    except ConfigError as exc:
+        log.error("invalid configuration, restoring the snapshot only: %s", exc)
+    taken = snapshot.load(ctx.run_dir, ifname) if use_snapshot else None
+    return declared if taken is None else declared.merged(taken)
+
+
+def take_snapshot(ctx: RunContext, event: Event) -> None:
+    from nethook import snapshot
+    from nethook.locking import RunLock
+    from nethook.reconcile import open_kernel
+
+    assert event.ifname is not None
+    if not _snapshot_enabled(ctx, event.ifname):
+        return
+    with RunLock(ctx.run_dir, ctx.lock_timeout):
+        netlink = open_kernel()
+        try:
+            observed = netlink.observe([event.ifname], None)
+        finally:
+            netlink.close()
+        if snapshot.is_stripped(observed, event.ifname):
+            # After EXPIRE the kernel has already dropped the aliases: keep what we had.
+            log.debug("%s: no address left before %s; keeping the previous snapshot",
+                      event.ifname, event.reason)
+            _journal_only(ctx, event, "kept snapshot (interface already stripped)")
+            return
+        lease = [a for a in (event.old_address, event.new_address) if a is not None]
+        state = snapshot.take(observed, event.ifname, lease)
+        snapshot.save(ctx.run_dir, event.ifname, state, event.reason)
+        log.debug("%s: snapshot of %d object(s) before %s", event.ifname,
+                  len(state.objects()), event.reason)
+        _journal_only(ctx, event, f"snapshot of {len(state.objects())} object(s)")
+
+
+def _snapshot_enabled(ctx: RunContext, ifname: str) -> bool:
+    from nethook.desired import load_config
+
+    try:
+        config = load_config(ctx)
+    except ConfigError as exc:
+        log.error("invalid configuration (snapshot still taken): %s", exc)
+        return True
+    return bool(config.snapshot_interfaces.get(ifname, config.snapshot))
+
+
+def _journal_only(ctx: RunContext, event: Event, action: str) -> None:
+    journal.append(ctx.state_dir, {
+        "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        "event": event.to_dict(), "action": action})

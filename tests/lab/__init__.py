@@ -1,0 +1,1 @@
+"""Labs that run the real DHCP client, server and ifupdown in network namespaces."""
