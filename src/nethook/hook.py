@@ -18,7 +18,7 @@ from nethook.events import Event, Kind
 from nethook.model import Desired
 
 if TYPE_CHECKING:
-    from nethook.reconcile import RunResult
+    from nethook.reconcile import NetlinkFactory, RunResult
 
 log = logging.getLogger(__name__)
 HOOK_LOCK_TIMEOUT = 8.0  # the shims allow 15 s in all; a hook gives up on the lock first
@@ -79,27 +79,30 @@ def run_hook(source: str, argv: Sequence[str], env: Mapping[str, str],
     return 0
 
 
-def handle(ctx: RunContext, event: Event) -> None:
+def handle(ctx: RunContext, event: Event,
+           open_netlink: Optional[NetlinkFactory] = None) -> None:
     """Everything after translation is shared by every source (and by replay)."""
     if event.kind is Kind.PREPARE:
-        take_snapshot(ctx, event)
+        take_snapshot(ctx, event, open_netlink)
     elif event.kind is Kind.TEARDOWN:
         log.info("%s: %s: nothing to restore now; the snapshot is kept for the next lease",
                  event.ifname, event.describe())
         _journal_only(ctx, event, "kept snapshot")
     else:
-        restore(ctx, event)
+        restore(ctx, event, open_netlink=open_netlink)
 
 
 def restore(ctx: RunContext, event: Event, *, dry_run: bool = False,
-            coalesce_events: bool = True) -> Optional[RunResult]:
+            coalesce_events: bool = True,
+            open_netlink: Optional[NetlinkFactory] = None) -> Optional[RunResult]:
     from nethook import coalesce
-    from nethook.reconcile import reconcile
+    from nethook.reconcile import open_kernel, reconcile
 
     assert event.ifname is not None
     arrival = coalesce.arrive(ctx.run_dir, event.ifname) if coalesce_events else None
     desired = desired_for(ctx, event.ifname)
-    return reconcile(ctx, desired, event, dry_run=dry_run, arrival=arrival)
+    return reconcile(ctx, desired, event, dry_run=dry_run, arrival=arrival,
+                     open_netlink=open_netlink or open_kernel)
 
 
 def desired_for(ctx: RunContext, ifname: str) -> Desired:
@@ -119,7 +122,8 @@ def desired_for(ctx: RunContext, ifname: str) -> Desired:
     return declared if taken is None else declared.merged(taken)
 
 
-def take_snapshot(ctx: RunContext, event: Event) -> None:
+def take_snapshot(ctx: RunContext, event: Event,
+                  open_netlink: Optional[NetlinkFactory] = None) -> None:
     from nethook import snapshot
     from nethook.locking import RunLock
     from nethook.reconcile import open_kernel
@@ -128,7 +132,7 @@ def take_snapshot(ctx: RunContext, event: Event) -> None:
     if not _snapshot_enabled(ctx, event.ifname):
         return
     with RunLock(ctx.run_dir, ctx.lock_timeout):
-        netlink = open_kernel()
+        netlink = (open_netlink or open_kernel)()
         try:
             observed = netlink.observe([event.ifname], None)
         finally:

@@ -1,7 +1,7 @@
 """What a new DHCP lease forbids restoring (pure).
 
 - the previous lease's own address, when the lease moved to another one;
-- anything that claims the new lease's address;
+- the new lease's address with another prefix;
 - a same-subnet alias while the new lease address is not on the interface yet: the
   alias would become the subnet's primary and take over the source address;
 - routes whose preferred source is the previous lease's address.
@@ -49,8 +49,8 @@ def _address_conflict(address: Address, event: Event, new_is_up: bool) -> Option
         return f"{ip} was the previous lease"
     if new is None or ip.version != new.version:
         return None
-    if ip == new.ip:
-        return f"{ip} is the new lease"
+    if ip == new.ip and address.interface != new:
+        return f"{ip} is the new lease, as {new.with_prefixlen}"
     if not new_is_up and ip in new.network:
         return (f"the new lease {new.with_prefixlen} is not on {event.ifname} yet; "
                 "restoring first would make the alias the subnet's primary")
