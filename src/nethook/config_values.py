@@ -47,11 +47,17 @@ def _split(text: str) -> Tuple[IPAddress, Optional[int]]:
     return addr, int(prefix_text)
 
 
+KERNEL_LINK_LOCAL = ipaddress.ip_network("fe80::/64")
+
+
 def interface_address(text: str) -> IPInterface:
     """``ADDR/PREFIX`` for an address on an interface; the prefix length is required."""
     addr, prefix = _split(text)
     if prefix is None:
         raise ValueError(f"'{text}' has no prefix length")
+    if addr.version == 6 and addr in KERNEL_LINK_LOCAL:
+        raise ValueError(f"'{text}' is in fe80::/64, where the kernel makes its own "
+                         "link-local addresses; nethook does not keep them")
     return ipaddress.ip_interface(f"{addr}/{prefix}")
 
 

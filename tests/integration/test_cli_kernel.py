@@ -60,7 +60,8 @@ class Nethook:
         (self.root / "etc" / "iproute2" / "rt_tables").write_text("100\tmgmt\n")
         self.config.parent.mkdir(parents=True)
 
-    def __call__(self, *args: str, check_exit: int | None = None) -> subprocess.CompletedProcess[str]:
+    def __call__(self, *args: str,
+                 check_exit: int | None = None) -> subprocess.CompletedProcess[str]:
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(SRC),
                "NETHOOK_ROOT": str(self.root), "NETHOOK_STATE_DIR": str(self.state),
                "NETHOOK_RUN_DIR": str(self.run_dir)}

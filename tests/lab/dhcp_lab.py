@@ -32,6 +32,7 @@ by PID, deletes its namespaces and removes its directory.
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import json
 import os
@@ -50,8 +51,9 @@ from typing import NamedTuple, Union
 from .hooks import HOOK_NAME, SAFETY_HOOK, TraceEntry, parse_trace, read_env0, trace_hook
 from .procs import is_running, kill_and_wait, poll_until, terminate
 
-__all__ = ["DhcpLab", "IfAddress", "LabError", "LabTimeout", "Mount", "TraceEntry",
-           "host_mount_leaks", "missing_requirements", "read_env0"]
+__all__ = ["DhcpLab", "IfAddress", "LabError", "LabTimeout", "MonitorEvent", "Mount",
+           "TraceEntry", "host_mount_leaks", "missing_requirements", "parse_monitor",
+           "private_mounts_argv", "read_env0"]
 
 SERVER_MAC = "02:77:00:00:00:01"
 CLIENT_MAC = "02:77:00:00:00:10"
@@ -123,6 +125,33 @@ class IfAddress:
         return f"{self.address}/{self.prefixlen}"
 
 
+@dataclass(frozen=True)
+class MonitorEvent:
+    """One notification printed by ``ip -ts monitor`` (continuation lines joined)."""
+
+    time: datetime.datetime
+    deleted: bool
+    text: str  # without the timestamp and without "Deleted "
+
+
+_MONITOR_LINE = re.compile(r"\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)\] (Deleted )?(.*)")
+
+
+def parse_monitor(text: str) -> list[MonitorEvent]:
+    """Parse ``ip -ts monitor`` output; a last line without its newline is skipped."""
+    events: list[MonitorEvent] = []
+    for line in text.split("\n")[:-1]:
+        found = _MONITOR_LINE.fullmatch(line)
+        if found is None:
+            if events and line[:1].isspace():
+                last = events[-1]
+                events[-1] = MonitorEvent(last.time, last.deleted, f"{last.text} {line.strip()}")
+            continue
+        stamp = datetime.datetime.strptime(found.group(1), "%Y-%m-%dT%H:%M:%S.%f")
+        events.append(MonitorEvent(stamp, found.group(2) is not None, found.group(3).strip()))
+    return events
+
+
 def _lab_address(value: str) -> str:
     addr = ipaddress.ip_address(value)
     if addr not in LAB_NETWORK:
@@ -140,6 +169,20 @@ def _as_mount(spec: MountSpec) -> Mount:
         if mount.kind == "overlay" and (":" in path or "," in path):
             raise ValueError(f"overlay paths cannot contain ':' or ',': {path!r}")
     return mount
+
+
+def private_mounts_argv(netns: str, mounts: Iterable[MountSpec],
+                        argv: Sequence[str]) -> list[str]:
+    """argv running ``argv`` in network namespace ``netns`` and a private mount namespace.
+
+    ``mounts`` are applied in order inside ``unshare --mount --propagation private``, so
+    none of them is ever seen by the host's mount namespace.
+    """
+    mount_args = [arg for spec in mounts
+                  for mount in (_as_mount(spec),) for arg in (mount.kind, mount.src, mount.dst)]
+    return ["ip", "netns", "exec", netns,
+            "unshare", "--mount", "--uts", "--propagation", "private",
+            "sh", "-c", _MOUNT_AND_EXEC, "nhl-wrap", *mount_args, "--", *argv]
 
 
 def _tool(name: str) -> str:
@@ -200,6 +243,7 @@ class DhcpLab:
         extra_mounts: Sequence[MountSpec] = (),
         capture_env: bool = False,
         monitor: bool = True,
+        monitor_objects: Sequence[str] = ("address",),
         autostart: bool = True,
         base_dir: str | None = None,
         keep_dir: bool | None = None,
@@ -213,6 +257,7 @@ class DhcpLab:
         self.extra_mounts = tuple(_as_mount(m) for m in extra_mounts)
         self.capture_env = capture_env
         self.monitor = monitor
+        self.monitor_objects = tuple(monitor_objects)
         self.autostart = autostart
         # NETHOOK_LAB_KEEP=1 keeps the lab directory (logs, trace) for a post-mortem.
         self.keep_dir = os.environ.get("NETHOOK_LAB_KEEP") == "1" if keep_dir is None \
@@ -316,8 +361,8 @@ class DhcpLab:
         self._run(["ip", "-n", self.server_ns, "link", "set", SERVER_IFACE, "up"])
         self._run(["ip", "-n", self.client_ns, "link", "set", CLIENT_IFACE, "up"])
         if self.monitor:
-            self._spawn(["ip", "-n", self.client_ns, "-ts", "monitor", "address"],
-                        self.log("ipmon"))
+            self._spawn(["ip", "-n", self.client_ns, "-ts", "monitor",
+                         *self.monitor_objects], self.log("ipmon"))
         self.start_server()
 
     def close(self) -> None:
@@ -400,11 +445,8 @@ class DhcpLab:
         """
         all_mounts = [Mount(str(self.dhcp_dir), "/etc/dhcp"),
                       Mount(str(self.lease_dir), "/var/lib/dhcp"),
-                      *self.extra_mounts, *(_as_mount(m) for m in mounts)]
-        mount_args = [arg for mount in all_mounts for arg in (mount.kind, mount.src, mount.dst)]
-        return ["ip", "netns", "exec", self.client_ns,
-                "unshare", "--mount", "--uts", "--propagation", "private",
-                "sh", "-c", _MOUNT_AND_EXEC, "nhl-wrap", *mount_args, "--", *argv]
+                      *self.extra_mounts, *mounts]
+        return private_mounts_argv(self.client_ns, all_mounts, argv)
 
     def run_wrapped(self, argv: Sequence[str], *, mounts: Iterable[MountSpec] = (),
                     timeout: float = 30.0, check: bool = True,
@@ -617,6 +659,14 @@ class DhcpLab:
                           bool(info.get("secondary", False)), bool(info.get("dynamic", False)))
                 for link in links for info in link.get("addr_info", [])
                 if info.get("family") == "inet"]
+
+    def monitor_events(self) -> list[MonitorEvent]:
+        """What the lab's ``ip -ts monitor`` (``monitor_objects``) has printed so far."""
+        try:
+            text = self.log("ipmon").read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return []
+        return parse_monitor(text)
 
     def pids(self) -> list[int]:
         """PIDs living in the lab's namespaces (checked by netns inode)."""

@@ -49,6 +49,8 @@ DUMP_ATTEMPTS = 3
 IFA_F_PERMANENT = 0x80
 FIB_RULE_INVERT = 0x2
 VERSIONS = {socket.AF_INET: 4, socket.AF_INET6: 6}
+# The kernel's own IPv6 link-local addresses; config refuses to declare addresses here.
+KERNEL_LINK_LOCAL = ipaddress.ip_network("fe80::/64")
 # Selectors the model cannot state, with the value that means "not used" (the kernel
 # always sends the suppressors, -1 when unset). A rule using one is another rule than
 # the model would show, so it is left out rather than observed as a broader one.
@@ -291,6 +293,8 @@ def _address(msg: Any, ifname: str) -> Optional[Address]:
         return None
     local = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
     interface = ipaddress.ip_interface(f"{local}/{msg['prefixlen']}")
+    if interface.network == KERNEL_LINK_LOCAL:
+        return None
     label = msg.get_attr("IFA_LABEL") if family == socket.AF_INET else None
     return Address(ifname, interface, None if label == ifname else label)
 

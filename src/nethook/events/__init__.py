@@ -48,11 +48,13 @@ class Event:
         return data
 
     def describe(self) -> str:
-        lease = ""
-        if self.old_address is not None or self.new_address is not None:
-            old = self.old_address.ip if self.old_address is not None else "-"
-            new = self.new_address.ip if self.new_address is not None else "-"
-            lease = f" (old {old} -> new {new})"
+        old, new = self.old_address, self.new_address
+        if old is not None and new is not None and old.ip != new.ip:
+            lease = f" (old {old.ip} -> new {new.ip})"
+        elif new is not None or old is not None:
+            lease = f" (lease {(new or old).ip})"  # type: ignore[union-attr]
+        else:
+            lease = ""
         return f"{self.reason} from {self.source}{lease}"
 
     @classmethod
