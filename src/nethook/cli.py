@@ -211,22 +211,40 @@ def _cmd_snapshot(args: argparse.Namespace, ctx: RunContext) -> int:
 
 def _cmd_status(args: argparse.Namespace, ctx: RunContext) -> int:
     from nethook import render
+    from nethook.hook import desired_for
+    from nethook.model import Desired
     from nethook.plan import State, assess
     from nethook.reconcile import observe_scope, open_kernel
 
-    desired = _scoped_desired(args, ctx)
+    desired = Desired()  # what a hook would restore: declared state and the snapshot
+    names = [args.interface] if args.interface else sorted(_known_interfaces(ctx))
+    for name in names:
+        desired = desired.merged(desired_for(ctx, name))
     netlink = open_kernel()
     try:
         observed = observe_scope(netlink, desired)
     finally:
         netlink.close()
     assessments = assess(desired, observed)
+    events = _last_events(ctx)
     if _option(args, "json", False):
-        _print_json(render.status_json(assessments))
+        _print_json(render.status_json(assessments, events))
     else:
-        print(render.status_text(assessments), end="")
+        print(render.status_text(assessments, events), end="")
     missing = [a for a in assessments if a.state is not State.PRESENT]
     return ExitCode.INCOMPLETE if missing else ExitCode.OK
+
+
+def _last_events(ctx: RunContext) -> Dict[str, Dict[str, Any]]:
+    """The newest journal entry of each interface (hook events and runs alike)."""
+    from nethook import journal
+
+    last: Dict[str, Dict[str, Any]] = {}
+    for entry in journal.entries(ctx.state_dir):
+        ifname = (entry.get("event") or {}).get("ifname")
+        if ifname:
+            last[ifname] = entry
+    return last
 
 
 def _print_json(data: Dict[str, Any]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import groupby
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Mapping, Optional
 
 from nethook.apply import Status
 from nethook.model import KernelObject
@@ -28,13 +28,27 @@ def origin_of(obj: KernelObject) -> str:
     return str(obj.origin) if obj.origin is not None else ""
 
 
-def status_text(assessments: Sequence[Assessment]) -> str:
+def last_event_text(entry: Mapping[str, Any]) -> str:
+    event = entry.get("event") or {}
+    outcome = entry.get("action")
+    if outcome is None:
+        done = sum(1 for r in entry.get("results", []) if r.get("status") == "applied")
+        failed = sum(1 for r in entry.get("results", []) if r.get("status") == "failed")
+        outcome = f"{done} restored" + (f", {failed} failed" if failed else "")
+    return (f"last event: {event.get('reason', '?')} from {event.get('source', '?')} "
+            f"at {entry.get('time', '?')}: {outcome}")
+
+
+def status_text(assessments: Sequence[Assessment],
+                events: Optional[Mapping[str, Mapping[str, Any]]] = None) -> str:
     if not assessments:
         return "nothing declared\n"
     lines: List[str] = []
     ordered = sorted(assessments, key=lambda a: group_of(a.target))
     for ifname, items in groupby(ordered, key=lambda a: group_of(a.target)):
         lines.append(ifname)
+        if events and ifname in events:
+            lines.append(f"  {last_event_text(events[ifname])}")
         for item in items:
             text = f"{kind_of(item.target)} {item.target.describe()}"
             note = f"  ({item.reason})" if item.reason else ""
@@ -43,7 +57,8 @@ def status_text(assessments: Sequence[Assessment]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def status_json(assessments: Sequence[Assessment]) -> Dict[str, Any]:
+def status_json(assessments: Sequence[Assessment],
+                events: Optional[Mapping[str, Mapping[str, Any]]] = None) -> Dict[str, Any]:
     interfaces: Dict[str, List[Dict[str, Any]]] = {}
     for item in assessments:
         interfaces.setdefault(group_of(item.target), []).append({
@@ -51,6 +66,7 @@ def status_json(assessments: Sequence[Assessment]) -> Dict[str, Any]:
             "state": item.state.name.lower(), "reason": item.reason or None,
             "origin": origin_of(item.target) or None})
     return {"interfaces": interfaces,
+            "last_events": {name: dict(entry) for name, entry in (events or {}).items()},
             "missing": sum(1 for a in assessments if a.state is not State.PRESENT)}
 
 

@@ -226,3 +226,19 @@ def test_concurrent_applies_leave_a_consistent_state(lab: VethNamespace,
     assert addresses(lab) == DECLARED_ADDRESSES
     lines = (nethook.state / "journal.jsonl").read_text().splitlines()
     assert len(lines) == 6 and all(json.loads(line)["exit"] == 0 for line in lines)
+
+
+def test_status_shows_the_last_event_and_snapshot_objects(lab: VethNamespace,
+                                                          nethook: Nethook) -> None:
+    nethook("apply", "eth0", check_exit=0)
+    lab.ns.ip("addr", "add", "10.77.0.70/24", "dev", "eth0", "label", "eth0:7")  # by hand
+    nethook("snapshot", "eth0", check_exit=0)
+    text = nethook("status", "eth0", check_exit=0).stdout
+    assert "last event: snapshot from cli at " in text
+    assert "present  address 10.77.0.70/24 dev eth0 label eth0:7  # snapshot snapshot" in text
+    lab.ns.ip("addr", "del", "10.77.0.70/24", "dev", "eth0")
+    status = nethook.json("status", "eth0")
+    assert status["missing"] == 1
+    # 5 permanent addresses (this lab's "lease" was added without a lifetime, so it counts
+    # too), the routes of tables 100 and 1000, and the 2 rules leading there.
+    assert status["last_events"]["eth0"]["action"] == "snapshot of 9 object(s)"
