@@ -3,11 +3,14 @@
 #   make test                        tox's lint, type, py3 and debian12 envs
 #   make test TOXARGS='-e py3' ARGS='-k netns -x'    ARGS go to pytest
 #   make install DESTDIR=/tmp/root   the non-Python files, for packaging
+#   make packages                    the .deb and the .rpm in dist/, lint-checked
+#   make packages-test               install the .deb on this machine, test it, purge it
 
 PYTHON     ?= /usr/bin/python3
 VENV       ?= .venv
 PREFIX     ?= /usr
 SYSCONFDIR ?= /etc
+MANDIR     ?= $(PREFIX)/share/man
 DESTDIR    ?=
 TOXARGS    ?=
 ARGS       ?=
@@ -23,7 +26,8 @@ DEBIAN_PACKAGES = iproute2 python3-venv isc-dhcp-client dnsmasq ntpsec ifupdown 
 
 # The non-Python files `make install` installs, as source:destination:mode.
 # A listed source that is missing fails the install; a new file is one more
-# line (uncomment etc/nethook.yaml's when it lands in the tree).
+# line here, and one in rpm/nethook.spec's %files (rpmbuild fails on a file
+# installed but not listed there; the .deb takes everything installed).
 INSTALL_FILES =
 INSTALL_FILES += hooks/dhclient-enter-hooks.d/nethook:$(SYSCONFDIR)/dhcp/dhclient-enter-hooks.d/nethook:0644
 INSTALL_FILES += hooks/dhclient-exit-hooks.d/nethook:$(SYSCONFDIR)/dhcp/dhclient-exit-hooks.d/nethook:0644
@@ -32,12 +36,15 @@ INSTALL_FILES += hooks/if-up.d/nethook:$(SYSCONFDIR)/network/if-up.d/nethook:075
 INSTALL_FILES += hooks/NetworkManager/50-nethook:$(PREFIX)/lib/NetworkManager/dispatcher.d/50-nethook:0755
 INSTALL_FILES += hooks/networkd-dispatcher/50-nethook:$(PREFIX)/lib/networkd-dispatcher/routable.d/50-nethook:0755
 INSTALL_FILES += hooks/rt_protos.d/nethook.conf:$(SYSCONFDIR)/iproute2/rt_protos.d/nethook.conf:0644
-# INSTALL_FILES += etc/nethook.yaml:$(SYSCONFDIR)/nethook/nethook.yaml:0644
+INSTALL_FILES += etc/nethook.yaml:$(SYSCONFDIR)/nethook/nethook.yaml:0644
+INSTALL_FILES += man/nethook.8:$(MANDIR)/man8/nethook.8:0644
 
-.PHONY: help deps debian-deps test lint type demo bench install clean
+.PHONY: help deps debian-deps test lint type demo bench install clean \
+        packages deb rpm packaging-deps check-versions packages-test
 
 help:
 	@echo 'targets: deps test lint type demo bench install clean'
+	@echo '         packages deb rpm check-versions packages-test'
 
 deps: debian-deps $(STAMP)
 
@@ -71,6 +78,39 @@ install:
 		echo "install -D -m $$mode $$src $(DESTDIR)$$dest"; \
 		install -D -m "$$mode" "$$src" "$(DESTDIR)$$dest"; \
 	done
+
+# Packages. Both are built from a copy of the files git tracks, as they are in the
+# working tree (uncommitted edits included, untracked files never), in build/packages;
+# the results land in $(DIST). debian/rules and rpm/nethook.spec install the
+# non-Python files with `make install` above.
+DIST ?= dist
+PACKAGING_DEBIAN_PACKAGES = debhelper dh-python pybuild-plugin-pyproject python3-all \
+                            python3-setuptools python3-pyroute2 python3-yaml \
+                            python3-dbus-next python3-pytest dpkg-dev lintian \
+                            rpm rpmlint python3-build python3-installer
+
+packaging-deps:
+	@sh .ci/debian-deps $(PACKAGING_DEBIAN_PACKAGES)
+
+check-versions:
+	@sh .ci/check-versions
+
+packages: deb rpm
+
+deb: packaging-deps check-versions
+	bash .ci/build-package deb $(DIST)
+
+rpm: packaging-deps check-versions
+	bash .ci/build-package rpm $(DIST)
+
+# Installs the .deb on this machine (its hooks go into /etc/dhcp and the other
+# callers' directories), tests it and purges it again, even when a check fails.
+# What the kernel tests need beside the package: debian/tests/control's Depends.
+PACKAGE_TEST_DEBIAN_PACKAGES = iproute2 procps python3-pytest
+
+packages-test: packages
+	@sh .ci/debian-deps $(PACKAGE_TEST_DEBIAN_PACKAGES)
+	bash .ci/package-test $(DIST)
 
 clean:
 	rm -rf $(VENV) .tox build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

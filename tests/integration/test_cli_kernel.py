@@ -8,6 +8,7 @@ exactly as an administrator would run it.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,11 @@ import pytest
 from tests.netns import VethNamespace
 
 SRC = Path(__file__).resolve().parents[2] / "src"
+# NETHOOK_TEST_INSTALLED=1 (the package test, autopkgtest) runs the installed
+# /usr/bin/nethook with the system's libraries instead of the source tree's.
+INSTALLED = os.environ.get("NETHOOK_TEST_INSTALLED") == "1"
+COMMAND = ["/usr/bin/nethook"] if INSTALLED else [sys.executable, "-m", "nethook"]
+SOURCE_PATH = {} if INSTALLED else {"PYTHONPATH": str(SRC)}
 
 CONFIG = """\
 version: 1
@@ -62,10 +68,10 @@ class Nethook:
 
     def __call__(self, *args: str,
                  check_exit: int | None = None) -> subprocess.CompletedProcess[str]:
-        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(SRC),
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **SOURCE_PATH,
                "NETHOOK_ROOT": str(self.root), "NETHOOK_STATE_DIR": str(self.state),
                "NETHOOK_RUN_DIR": str(self.run_dir)}
-        proc = subprocess.run(self.lab.ns.exec_argv([sys.executable, "-m", "nethook", *args]),
+        proc = subprocess.run(self.lab.ns.exec_argv([*COMMAND, *args]),
                               env=env, capture_output=True, text=True, timeout=60)
         if check_exit is not None:
             assert proc.returncode == check_exit, proc.stdout + proc.stderr
@@ -136,8 +142,9 @@ def test_apply_restores_what_a_lease_change_destroyed(lab: VethNamespace,
     assert result["exit"] == 0 and result["missing"] == 0
     assert addresses(lab) == DECLARED_ADDRESSES - {"10.77.0.10/24 eth0"} | {"10.77.0.11/24 eth0"}
     assert rules(lab) == {"1000 10.77.0.50 100", "1001 10.77.0.51 1000"}
-    assert [(r["dst"], r["gateway"], r["protocol"]) for r in routes(lab, "100")] == [
-        ("default", "10.77.0.1", "177")]
+    # `ip` names protocol 177 once the package's rt_protos.d/nethook.conf is installed.
+    assert [(r["dst"], r["gateway"], r["protocol"]) for r in routes(lab, "100")] in (
+        [("default", "10.77.0.1", "177")], [("default", "10.77.0.1", "nethook")])
     assert [(r["dst"], r["metric"]) for r in routes(lab, "1000")] == [("10.99.0.0/24", 10)]
     assert nethook.json("status")["missing"] == 0
 
@@ -212,8 +219,8 @@ interfaces:
 
 def test_concurrent_applies_leave_a_consistent_state(lab: VethNamespace,
                                                      nethook: Nethook) -> None:
-    env_argv = [sys.executable, "-m", "nethook", "apply", "--json"]
-    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(SRC),
+    env_argv = [*COMMAND, "apply", "--json"]
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **SOURCE_PATH,
            "NETHOOK_ROOT": str(nethook.root), "NETHOOK_STATE_DIR": str(nethook.state),
            "NETHOOK_RUN_DIR": str(nethook.run_dir)}
     procs = [subprocess.Popen(lab.ns.exec_argv(env_argv), env=env, stdout=subprocess.PIPE,

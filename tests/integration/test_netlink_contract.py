@@ -374,7 +374,8 @@ def _ip_routes(ns: Namespace, family: str) -> set[Route]:
         dst = entry["dst"]
         if dst == "default":
             dst = "0.0.0.0/0" if family == "-4" else "::/0"
-        assert entry["protocol"] == str(RTPROT_NETHOOK)
+        # `ip` prints the name once the package's rt_protos.d/nethook.conf is installed.
+        assert entry["protocol"] in (str(RTPROT_NETHOOK), "nethook")
         routes.add(Route(net(dst), table=1000, metric=entry.get("metric", 0),
                          ifname=entry["dev"], gateway=ip(entry["gateway"]) if "gateway" in entry
                          else None, src=ip(entry["prefsrc"]) if "prefsrc" in entry else None,
@@ -385,7 +386,8 @@ def _ip_routes(ns: Namespace, family: str) -> set[Route]:
 def _ip_rules(ns: Namespace, family: str) -> set[Rule]:
     rules = set()
     for entry in ns.ip_json(family, "rule", "show", "table", "1000"):
-        assert entry["protocol"] == str(RTPROT_NETHOOK)
+        # `ip` prints the name once the package's rt_protos.d/nethook.conf is installed.
+        assert entry["protocol"] in (str(RTPROT_NETHOOK), "nethook")
         rules.add(Rule(
             table=int(entry["table"]), family=4 if family == "-4" else 6,
             priority=entry["priority"],
