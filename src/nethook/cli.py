@@ -8,16 +8,21 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, Callable, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
 from nethook import __version__
 from nethook.context import RunContext
 from nethook.errors import ConfigError, NethookError
 from nethook.exit_codes import ExitCode
 
+if TYPE_CHECKING:
+    from nethook.config import Config
+
 log = logging.getLogger("nethook")
 
 Handler = Callable[[argparse.Namespace, RunContext], int]
+# The same names as config_schema.IMPORT_SOURCES, which this module must not import (yaml).
+IMPORT_SOURCES = ("ifcfg", "ifupdown", "netplan")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -111,6 +116,14 @@ def _parser() -> argparse.ArgumentParser:
                           help="record an interface's aliases, rules and table routes now")
     snap.add_argument("interface")
     snap.set_defaults(handler=_cmd_snapshot)
+
+    imp = sub.add_parser("import", parents=[common],
+                         help="print what the distro's own network files declare, as nethook "
+                              "YAML")
+    imp.add_argument("--from", dest="sources", action="append", choices=IMPORT_SOURCES,
+                     metavar="SOURCE", help=f"one of {', '.join(IMPORT_SOURCES)} (repeatable; "
+                                            "default: every source whose files exist)")
+    imp.set_defaults(handler=_cmd_import)
     return parser
 
 
@@ -164,33 +177,32 @@ def _cmd_hook(args: argparse.Namespace, ctx: RunContext) -> int:
 
 def _cmd_replay(args: argparse.Namespace, ctx: RunContext) -> int:
     from nethook import render
-    from nethook.desired import load_config
     from nethook.hook import restore
     from nethook.reconcile import open_kernel
     from nethook.replay import events_to_replay
 
-    load_config(ctx)  # a bad configuration stops a replay before anything is touched
+    # Reads the configuration: a bad one stops a replay before anything is touched.
+    known = sorted(_known_interfaces(ctx))
     netlink = open_kernel()
     try:
-        observed = netlink.observe(sorted(_known_interfaces(ctx)), [])
+        observed = netlink.observe(known, [])
     finally:
         netlink.close()
     worst = ExitCode.OK
-    for event in events_to_replay(ctx, args.interface, args.reason,
-                                  sorted(_known_interfaces(ctx)), observed):
+    for event in events_to_replay(ctx, args.interface, args.reason, known, observed):
         print(f"# {event.ifname}: replaying {event.describe()}")
-        result = restore(ctx, event, dry_run=bool(args.dry_run), coalesce_events=False)
+        result = restore(ctx, event, dry_run=bool(args.dry_run), replay=True)
         if result is not None:
             print(render.run_text(result), end="")
             worst = max(worst, result.exit_code)
     return worst
 
 
-def _known_interfaces(ctx: RunContext) -> set[str]:
+def _known_interfaces(ctx: RunContext, config: Optional[Config] = None) -> set[str]:
     from nethook.desired import load_config
     from nethook.snapshot import snapshot_path
 
-    names = set(load_config(ctx).desired.interfaces)
+    names = set((config or load_config(ctx)).desired.interfaces)
     folder = snapshot_path(ctx.run_dir, "x").parent
     if folder.is_dir():
         names.update(p.stem for p in folder.glob("*.json"))
@@ -211,15 +223,17 @@ def _cmd_snapshot(args: argparse.Namespace, ctx: RunContext) -> int:
 
 def _cmd_status(args: argparse.Namespace, ctx: RunContext) -> int:
     from nethook import render
+    from nethook.desired import load_config
     from nethook.hook import desired_for
     from nethook.model import Desired
     from nethook.plan import State, assess
     from nethook.reconcile import observe_scope, open_kernel
 
+    config = load_config(ctx)  # once: imports are read (and their warnings logged) once
     desired = Desired()  # what a hook would restore: declared state and the snapshot
-    names = [args.interface] if args.interface else sorted(_known_interfaces(ctx))
+    names = [args.interface] if args.interface else sorted(_known_interfaces(ctx, config))
     for name in names:
-        desired = desired.merged(desired_for(ctx, name))
+        desired = desired.merged(desired_for(ctx, name, config))
     netlink = open_kernel()
     try:
         observed = observe_scope(netlink, desired)
@@ -245,6 +259,45 @@ def _last_events(ctx: RunContext) -> Dict[str, Dict[str, Any]]:
         if ifname:
             last[ifname] = entry
     return last
+
+
+def _cmd_import(args: argparse.Namespace, ctx: RunContext) -> int:
+    from nethook import importers
+    from nethook.importers.emit import to_yaml
+    from nethook.model import Desired
+    from nethook.rt_tables import load_tables
+
+    tables = load_tables(ctx.root)
+    names = (list(dict.fromkeys(args.sources)) if args.sources
+             else importers.selected(("auto",), ctx.root))
+    found = importers.read(names, ctx.root, tables)
+    _desired, kept, conflicts = importers.combine(Desired(), found)
+    problems = (*importers.problems(found), *conflicts)
+    for problem in problems:
+        log.warning("%s", problem)
+    files = [path for source in found for path in source.files]
+    if _option(args, "json", False):
+        _print_json({"sources": names, "files": files, "problems": [str(p) for p in problems],
+                     "objects": [{"kind": type(o).__name__.lower(), "interface": o.ifname,
+                                  "object": o.describe(), "origin": str(o.origin)}
+                                 for o in kept]})
+    else:
+        print(to_yaml(kept, tables, _import_header(names, files, problems)), end="")
+    return ExitCode.INCOMPLETE if problems else ExitCode.OK
+
+
+def _import_header(names: Sequence[str], files: Sequence[str],
+                   problems: Sequence[object]) -> list[str]:
+    if not names:
+        return [f"nethook import: no distro network files found ({', '.join(IMPORT_SOURCES)})"]
+    lines = [f"nethook import --from {' --from '.join(names)}, from:"]
+    lines += [f"  {path}" for path in files]
+    if problems:
+        lines.append("Not kept as written (also printed as warnings):")
+        lines += [f"  {problem}" for problem in problems]
+    lines += ["Once this file replaces the distro's files for nethook, turn their import off:",
+              "import: none", ""]
+    return lines
 
 
 def _print_json(data: Dict[str, Any]) -> None:

@@ -18,7 +18,7 @@ RESET_AFTER = 1 << 16
 
 
 def _counter(run_dir: Path, ifname: str) -> Path:
-    return private_dir(run_dir / "events") / ifname
+    return private_dir(run_dir / "events" / "count") / ifname
 
 
 def arrive(run_dir: Path, ifname: str) -> int:
@@ -56,4 +56,5 @@ def start_serving(run_dir: Path, ifname: str) -> None:
 
 
 def _served(run_dir: Path, ifname: str) -> Path:
-    return _counter(run_dir, ifname).with_name(f"{ifname}.served")
+    # Its own directory: an interface may well be called "eth0.served".
+    return private_dir(run_dir / "events" / "served") / ifname

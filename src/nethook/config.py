@@ -5,7 +5,7 @@ Files are found by :func:`discover` and read by :func:`load` into one immutable
 The schema itself is in :mod:`nethook.config_schema`.
 
 Several files merge in order: the interfaces' lists concatenate, and a scalar setting
-(``snapshot``) from a later file overrides an earlier one. Declaring the same address,
+(``snapshot``, ``import``) from a later file overrides an earlier one. Declaring the same address,
 route or rule twice is an error, within a file or across files, and names both places.
 """
 
@@ -39,6 +39,8 @@ class Config:
     snapshot_interfaces: Mapping[str, bool] = field(
         default_factory=lambda: MappingProxyType({}), hash=False)
     files: Tuple[str, ...] = ()  # every file read, in order (empty ones too)
+    # Which distro files add to the declared state: ("auto",), or the sources named.
+    imports: Tuple[str, ...] = (config_schema.IMPORT_AUTO,)
 
     def snapshot_enabled(self, ifname: str) -> bool:
         return self.snapshot_interfaces.get(ifname, self.snapshot)
@@ -127,6 +129,7 @@ class _Merger:
     def __init__(self, tables: RouteTables) -> None:
         self.tables = tables
         self.snapshot = True
+        self.imports: Tuple[str, ...] = (config_schema.IMPORT_AUTO,)
         self.snapshot_interfaces: Dict[str, bool] = {}
         self.addresses: Dict[Tuple[str, IPInterface], Address] = {}
         self.prefixes: Dict[Tuple[str, IPAddress], Address] = {}
@@ -136,6 +139,8 @@ class _Merger:
     def add(self, declared: config_schema.FileConfig) -> None:
         if declared.snapshot is not None:
             self.snapshot = declared.snapshot
+        if declared.imports is not None:
+            self.imports = declared.imports
         self.snapshot_interfaces.update(declared.snapshot_interfaces)
         for address, path in declared.addresses:
             self._address(address, path)
@@ -182,7 +187,7 @@ class _Merger:
         desired = Desired(frozenset(self.addresses.values()), frozenset(self.routes.values()),
                           frozenset(self.rules.values()))
         return Config(desired, self.snapshot, MappingProxyType(dict(self.snapshot_interfaces)),
-                      files)
+                      files, self.imports)
 
 
 def _duplicate(origin: Optional[Origin], path: str, message: str) -> ConfigError:

@@ -4,6 +4,7 @@ Names follow netplan where the concept is the same. A file looks like::
 
     version: 1                  # required in any file that sets something
     snapshot: true              # default true; an interface's own setting wins
+    import: auto                # or none (also []), or a list of ifcfg, ifupdown, netplan
     interfaces:
       eth0:                     # a kernel interface name: 1-15 bytes, no '/', ':' or spaces
         snapshot: false
@@ -27,6 +28,9 @@ Decisions an administrator can rely on:
 * An integer written with a leading zero (``0100``) is refused: YAML 1.1 reads it as octal.
 * A key given twice in one mapping is an error (PyYAML would silently keep the last).
 * YAML merge keys (``<<``) are not supported.
+* ``import`` chooses which distro files add to the declared state (:mod:`nethook.importers`):
+  ``auto`` (the default) reads every source whose files exist; a list names the sources, in
+  the order they win over each other; ``none``, ``[]`` or an empty value reads none.
 """
 
 from __future__ import annotations
@@ -37,12 +41,15 @@ from typing import Callable, Dict, List, Optional, Tuple
 import yaml
 
 from nethook import config_values as values
-from nethook.config_yaml import TAG_INT, Value, describe
+from nethook.config_yaml import TAG_INT, TAG_STR, Value, describe
 from nethook.model import MAIN_TABLE, Address, IPAddress, IPNetwork, Origin, Route, Rule
 from nethook.rt_tables import RouteTables
 
 VERSION = 1
-TOP_KEYS = ("version", "snapshot", "interfaces")
+TOP_KEYS = ("version", "snapshot", "import", "interfaces")
+IMPORT_AUTO = "auto"
+IMPORT_NONE = "none"
+IMPORT_SOURCES = ("ifcfg", "ifupdown", "netplan")
 INTERFACE_KEYS = ("addresses", "routes", "routing-policy", "snapshot")
 ADDRESS_KEYS = ("address", "label")
 IPV6_DEFAULT_METRIC = 1024
@@ -56,6 +63,7 @@ class FileConfig:
 
     source: str
     snapshot: Optional[bool] = None
+    imports: Optional[Tuple[str, ...]] = None  # ("auto",), or the sources named; None: unset
     snapshot_interfaces: Dict[str, bool] = field(default_factory=dict)
     addresses: List[Tuple[Address, str]] = field(default_factory=list)
     routes: List[Tuple[Route, str]] = field(default_factory=list)
@@ -79,6 +87,8 @@ def read_file(root: Optional[yaml.Node], source: str, tables: RouteTables) -> Fi
     fields = top.mapping(TOP_KEYS)
     if "snapshot" in fields:
         result.snapshot = fields["snapshot"].boolean()
+    if "import" in fields:
+        result.imports = _imports(fields["import"])
     for key, body in fields["interfaces"].entries() if "interfaces" in fields else ():
         _interface(key, body, result, tables)
     return result
@@ -95,6 +105,29 @@ def _check_version(version: Optional[Value], top: Value) -> None:
         raise version.error(f"unsupported version {number}; this nethook reads version {VERSION}")
 
 
+def _imports(value: Value) -> Tuple[str, ...]:
+    """``auto``, ``none``, or a list of source names (kept in order, each once)."""
+    node = value.node
+    if isinstance(node, yaml.ScalarNode) and not value.is_null():
+        word = str(node.value) if node.tag == TAG_STR else ""
+        if word in (IMPORT_AUTO, IMPORT_NONE):
+            return (IMPORT_AUTO,) if word == IMPORT_AUTO else ()
+        hint = values.did_you_mean(word, (IMPORT_AUTO, IMPORT_NONE, *IMPORT_SOURCES))
+        raise value.error(f"expected {IMPORT_AUTO}, {IMPORT_NONE} or a list of sources "
+                          f"({', '.join(IMPORT_SOURCES)}), got {describe(node)}"
+                          f"{hint if word else ''}")
+    names: List[str] = []
+    for item in value.sequence():
+        name = item.string()
+        if name not in IMPORT_SOURCES:
+            raise item.error(f"unknown import source '{name}'"
+                             f"{values.did_you_mean(name, IMPORT_SOURCES)}; "
+                             f"known: {', '.join(IMPORT_SOURCES)}")
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
 def _interface(key: Value, body: Value, out: FileConfig, tables: RouteTables) -> None:
     name = str(key.node.value)
     problem = values.ifname_problem(name)
@@ -106,9 +139,9 @@ def _interface(key: Value, body: Value, out: FileConfig, tables: RouteTables) ->
     for item in _items(fields, "addresses"):
         out.addresses.append((_address(item, name), item.path))
     for item in _items(fields, "routes"):
-        out.routes.append((_route(item, name, tables), item.path))
+        out.routes.append((route_item(item, name, tables), item.path))
     for item in _items(fields, "routing-policy"):
-        out.rules.append((_rule(item, name, tables), item.path))
+        out.rules.append((rule_item(item, name, tables), item.path))
 
 
 def _items(fields: Dict[str, Value], key: str) -> List[Value]:
@@ -141,7 +174,8 @@ def _optional(fields: Dict[str, Value], key: str, parser: Callable[[str], IPAddr
     return fields[key].parse(parser) if key in fields else None
 
 
-def _route(item: Value, ifname: str, tables: RouteTables) -> Route:
+def route_item(item: Value, ifname: str, tables: RouteTables) -> Route:
+    """One ``routes`` item (the keys are netplan's, so its importer reads them here too)."""
     fields = item.mapping(ROUTE_KEYS, {"to": " (a network such as 10.0.0.0/24, or default)"})
     via = _optional(fields, "via", values.address)
     src = _optional(fields, "from", values.address)
@@ -188,7 +222,8 @@ def _selector(value: Optional[Value]) -> Optional[IPNetwork]:
     return value.parse(lambda text: values.network(text, host_ok=True))
 
 
-def _rule(item: Value, ifname: str, tables: RouteTables) -> Rule:
+def rule_item(item: Value, ifname: str, tables: RouteTables) -> Rule:
+    """One ``routing-policy`` item (netplan's keys, and ``iif``/``oif``)."""
     fields = item.mapping(RULE_KEYS, {"table": " (a name from rt_tables or a number)"})
     src = _selector(fields.get("from"))
     dst = _selector(fields.get("to"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable, Dict, Optional
+from typing import TYPE_CHECKING, Callable, Dict, Optional, Tuple
 
 from nethook import journal
 from nethook.context import RunContext
@@ -18,6 +18,7 @@ from nethook.events import Event, Kind
 from nethook.model import Desired
 
 if TYPE_CHECKING:
+    from nethook.config import Config
     from nethook.reconcile import NetlinkFactory, RunResult
 
 log = logging.getLogger(__name__)
@@ -92,34 +93,57 @@ def handle(ctx: RunContext, event: Event,
         restore(ctx, event, open_netlink=open_netlink)
 
 
-def restore(ctx: RunContext, event: Event, *, dry_run: bool = False,
-            coalesce_events: bool = True,
+def restore(ctx: RunContext, event: Event, *, dry_run: bool = False, replay: bool = False,
             open_netlink: Optional[NetlinkFactory] = None) -> Optional[RunResult]:
-    from nethook import coalesce
+    """Reconcile one interface. A hook's run is coalesced with a burst of others, and
+    consumes the snapshot once all of it is back; a replay does neither."""
+    from nethook import coalesce, snapshot
     from nethook.reconcile import open_kernel, reconcile
 
     assert event.ifname is not None
-    arrival = coalesce.arrive(ctx.run_dir, event.ifname) if coalesce_events else None
-    desired = desired_for(ctx, event.ifname)
-    return reconcile(ctx, desired, event, dry_run=dry_run, arrival=arrival,
-                     open_netlink=open_netlink or open_kernel)
+    arrival = None if replay else coalesce.arrive(ctx.run_dir, event.ifname)
+    declared, taken = desired_parts(ctx, event.ifname, consumed_too=replay)
+    desired = declared if taken is None else declared.merged(taken)
+    result = reconcile(ctx, desired, event, dry_run=dry_run, arrival=arrival,
+                       open_netlink=open_netlink or open_kernel)
+    if not (dry_run or replay) and _fully_restored(result, taken):
+        snapshot.consume(ctx.run_dir, event.ifname)
+    return result
 
 
-def desired_for(ctx: RunContext, ifname: str) -> Desired:
-    """Declared state plus the snapshot; a bad config still lets the snapshot restore."""
+def _fully_restored(result: Optional[RunResult], taken: Optional[Desired]) -> bool:
+    """Every snapshot object is in the kernel after this run (a coalesced run: unknown)."""
+    if result is None or taken is None:
+        return False
+    return not set(result.missing) & set(taken.objects())
+
+
+def desired_for(ctx: RunContext, ifname: str, config: Optional[Config] = None) -> Desired:
+    """What a hook would restore on ``ifname`` now: declared state and a fresh snapshot."""
+    declared, taken = desired_parts(ctx, ifname, config)
+    return declared if taken is None else declared.merged(taken)
+
+
+def desired_parts(ctx: RunContext, ifname: str, config: Optional[Config] = None,
+                  consumed_too: bool = False) -> Tuple[Desired, Optional[Desired]]:
+    """Declared and imported state, and the snapshot (``config``: already loaded).
+
+    A bad configuration, or a distro file that cannot be read, still lets the snapshot
+    restore: nothing declared is taken for absent, and nothing is ever removed here.
+    """
     from nethook import snapshot
     from nethook.desired import load_config
 
     declared = Desired()
     use_snapshot = True
     try:
-        config = load_config(ctx)
+        config = config or load_config(ctx)
         declared = config.desired.scoped(ifname)
         use_snapshot = config.snapshot_interfaces.get(ifname, config.snapshot)
     except ConfigError as exc:
         log.error("invalid configuration, restoring the snapshot only: %s", exc)
-    taken = snapshot.load(ctx.run_dir, ifname) if use_snapshot else None
-    return declared if taken is None else declared.merged(taken)
+    taken = snapshot.load(ctx.run_dir, ifname, consumed_too) if use_snapshot else None
+    return declared, taken
 
 
 def take_snapshot(ctx: RunContext, event: Event,
@@ -155,7 +179,7 @@ def _snapshot_enabled(ctx: RunContext, ifname: str) -> bool:
     from nethook.desired import load_config
 
     try:
-        config = load_config(ctx)
+        config = load_config(ctx, imports=False)  # only the snapshot setting is needed
     except ConfigError as exc:
         log.error("invalid configuration (snapshot still taken): %s", exc)
         return True

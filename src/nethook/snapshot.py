@@ -8,10 +8,12 @@ addresses. It lives in the run directory: a reboot forgets it, as it should.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import ipaddress
 import json
 import logging
+import os
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +31,24 @@ SYSTEM_TABLES = frozenset({0, 253, 254, 255})
 
 def snapshot_path(run_dir: Path, ifname: str) -> Path:
     return run_dir / "snapshot" / f"{ifname}.json"
+
+
+def consumed_path(run_dir: Path, ifname: str) -> Path:
+    return run_dir / "snapshot" / "restored" / f"{ifname}.json"
+
+
+def consume(run_dir: Path, ifname: str) -> None:
+    """The snapshot has been restored in full: hooks stop applying it.
+
+    From now on the kernel's state is the truth, so an alias the administrator removes
+    after the restore stays removed. The next enter hook takes a fresh snapshot; until
+    then ``nethook replay`` can still put the consumed one back by hand.
+    """
+    fresh = snapshot_path(run_dir, ifname)
+    target = consumed_path(run_dir, ifname)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        os.replace(fresh, target)
 
 
 def take(observed: Observed, ifname: str, lease: Iterable[IPInterface] = ()) -> Desired:
@@ -73,9 +93,15 @@ def save(run_dir: Path, ifname: str, state: Desired, reason: str) -> None:
     write_atomic(snapshot_path(run_dir, ifname), json.dumps(data, indent=1) + "\n")
 
 
-def load(run_dir: Path, ifname: str) -> Optional[Desired]:
-    """The interface's snapshot with its objects' origin set, or None if there is none."""
+def load(run_dir: Path, ifname: str, consumed_too: bool = False) -> Optional[Desired]:
+    """The interface's snapshot with its objects' origin set, or None if there is none.
+
+    Hooks use only a fresh snapshot; ``consumed_too`` (replay) falls back to the last one
+    already restored.
+    """
     path = snapshot_path(run_dir, ifname)
+    if consumed_too and not path.exists():
+        path = consumed_path(run_dir, ifname)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

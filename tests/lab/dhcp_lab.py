@@ -206,7 +206,8 @@ def host_mount_leaks() -> list[str]:
     """Mount table lines of *this* process that mention the lab's mount points."""
     with open("/proc/self/mountinfo", encoding="utf-8") as mountinfo:
         return [line.rstrip("\n") for line in mountinfo
-                if " /etc/dhcp " in line or " /var/lib/dhcp " in line]
+                if " /etc/dhcp " in line or " /var/lib/dhcp " in line
+                or " nhl-overlay " in line]
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -747,5 +748,6 @@ class DhcpLab:
 
     def _diagnostics(self) -> str:
         parts = [_tail(self.trace_file), _tail(self.log("dhclient")),
-                 _tail(self.log("dnsmasq")), _tail(self.log("dhclient-ctl"), 8)]
+                 _tail(self.log("dnsmasq")), _tail(self.log("dnsmasq-stderr"), 5),
+                 _tail(self.log("dhclient-ctl"), 8)]
         return "\n" + "\n".join(parts)

@@ -166,8 +166,10 @@ class NethookDirs:
             return []
         return [json.loads(line) for line in text.splitlines()]
 
-    def snapshot(self, ifname: str) -> dict[str, Any] | None:
-        path = self.run / "snapshot" / f"{ifname}.json"
+    def snapshot(self, ifname: str, *, consumed: bool = False) -> dict[str, Any] | None:
+        """The fresh snapshot, or with ``consumed`` the one hooks already restored in full."""
+        folder = self.run / "snapshot" / ("restored" if consumed else "")
+        path = folder / f"{ifname}.json"
         if not path.exists():
             return None
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))

@@ -169,3 +169,29 @@ def test_coalescing_counts(tmp_path: Path) -> None:
     third = coalesce.arrive(tmp_path, "eth0")
     assert not coalesce.already_served(tmp_path, "eth0", third)
     assert not coalesce.already_served(tmp_path, "eth0.4", 1)  # a dotted name is its own
+
+
+def test_a_restored_snapshot_is_consumed_and_replay_can_still_use_it(
+        ctx: RunContext, kernel: Kernel) -> None:
+    handle(ctx, event(Kind.PREPARE, "EXPIRE", old=LEASE_OLD), kernel.open)
+    lease_change(kernel)
+    kernel.fake.lease(Address("eth0", LEASE_NEW))
+    handle(ctx, event(Kind.CONFIGURE, "BOUND", new=LEASE_NEW), kernel.open)
+    assert snapshot.load(ctx.run_dir, "eth0") is None  # consumed: the kernel is the truth
+    assert snapshot.load(ctx.run_dir, "eth0", consumed_too=True) is not None
+
+    kernel.run(AddressOp(Verb.DELETE, OTHER_NET_ALIAS))  # the administrator removes one
+    handle(ctx, event(Kind.CONFIGURE, "RENEW", new=LEASE_NEW, old=LEASE_NEW), kernel.open)
+    assert "192.0.2.7/32" not in kernel.addresses()  # and it stays removed
+
+    result = restore(ctx, event(Kind.CONFIGURE, "BOUND", new=LEASE_NEW), replay=True,
+                     open_netlink=kernel.open)  # `nethook replay` asks for it back
+    assert result is not None and "192.0.2.7/32" in kernel.addresses()
+
+
+def test_a_partly_restored_snapshot_stays_for_the_next_event(ctx: RunContext,
+                                                              kernel: Kernel) -> None:
+    handle(ctx, event(Kind.PREPARE, "EXPIRE", old=LEASE_OLD), kernel.open)
+    lease_change(kernel)
+    restore(ctx, event(Kind.CONFIGURE, "BOUND", new=LEASE_NEW), open_netlink=kernel.open)
+    assert snapshot.load(ctx.run_dir, "eth0") is not None  # the alias was withheld

@@ -71,7 +71,7 @@ def checked_ifname(value: Optional[str]) -> Optional[str]:
     """An interface name by the kernel's rules (dev_valid_name), or None with a warning."""
     if value is None or value == "":
         return None
-    if (len(value.encode()) > IFNAME_MAX or value in (".", "..")
+    if (len(value.encode("utf-8", "surrogateescape")) > IFNAME_MAX or value in (".", "..")
             or any(c in value for c in "/:") or any(c.isspace() for c in value)
             or not value.isprintable()):
         log.warning("ignoring invalid interface name %r", value[:MAX_VALUE])

@@ -1,0 +1,109 @@
+"""Run by nethook's interpreter in the benchmark's namespace: time the phases of a run.
+
+Prints one JSON object. The phases are the ones a hook run goes through, each in this
+fresh process and timed with ``perf_counter``: nethook's modules with PyYAML, the
+pyroute2 adapter's import, reading the configuration, observing ``eth0`` (dumps decoded
+by pyroute2's message classes). Then one address dump, received once and decoded twice:
+by pyroute2's ``ifaddrmsg`` (as the adapter does) and by a few lines over
+``nethook.adapters.rtnl_codec`` and the standard library (what decoding without pyroute2
+would cost). Environment: NETHOOK_* and PYTHONPATH as the wrapper sets.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import socket
+import time
+from typing import Any, Dict, List, Tuple
+
+
+def _address_dump(codec: Any) -> List[Tuple[bytes, Any]]:
+    """The (datagram, frame) of every RTM_NEWADDR of one dump of the namespace."""
+    replies: List[Tuple[bytes, Any]] = []
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+    try:
+        sock.bind((0, 0))
+        sock.send(codec.address_dump(1))
+        while True:
+            data = sock.recv(1 << 18)
+            for frame in codec.frames(data):
+                if frame.kind in (codec.NLMSG_DONE, codec.NLMSG_ERROR):
+                    return replies
+                if frame.kind == codec.RTM_NEWADDR:
+                    replies.append((data, frame))
+    finally:
+        sock.close()
+
+
+def _stdlib_decode(codec: Any, replies: List[Tuple[bytes, Any]]) -> List[Tuple[Any, str]]:
+    found = []
+    for data, frame in replies:
+        start = frame.offset + codec.HEADER.size
+        prefixlen = codec._IFADDRMSG.unpack_from(data, start)[1]
+        attrs = dict(codec.attributes(data, start + codec._IFADDRMSG.size,
+                                      frame.offset + frame.length))
+        local: bytes = attrs.get(codec.IFA_LOCAL) or attrs[codec.IFA_ADDRESS]
+        label = attrs.get(codec.IFA_LABEL, b"").split(b"\0")[0].decode()
+        found.append((ipaddress.ip_interface((ipaddress.ip_address(local), prefixlen)), label))
+    return found
+
+
+def _pyroute2_decode(replies: List[Tuple[bytes, Any]]) -> List[Tuple[Any, str]]:
+    from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+
+    found = []
+    for data, frame in replies:
+        msg = ifaddrmsg(data, offset=frame.offset, length=frame.length)
+        msg.decode()
+        local = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
+        found.append((ipaddress.ip_interface(f"{local}/{msg['prefixlen']}"),
+                      msg.get_attr("IFA_LABEL") or ""))
+    return found
+
+
+def main() -> Dict[str, Any]:
+    clock = time.perf_counter
+    started = clock()
+    from nethook import reconcile
+    from nethook.adapters import rtnl_codec
+    from nethook.context import RunContext
+    from nethook.desired import load_config
+
+    imported = clock()
+    from nethook.adapters import pyroute2_netlink
+
+    adapter = clock()
+    config = load_config(RunContext.from_options(os.environ))
+    loaded = clock()
+    netlink = pyroute2_netlink.open_netlink()
+    try:
+        observed = reconcile.observe_scope(netlink, config.desired)
+    finally:
+        netlink.close()
+    observed_at = clock()
+    replies = _address_dump(rtnl_codec)
+    dumped = clock()
+    by_stdlib = _stdlib_decode(rtnl_codec, replies)
+    stdlib_at = clock()
+    by_pyroute2 = _pyroute2_decode(replies)
+    pyroute2_at = clock()
+    if sorted(map(str, by_stdlib)) != sorted(map(str, by_pyroute2)):
+        raise SystemExit("the two decoders disagree")
+
+    def ms(a: float, b: float) -> float:
+        return round((b - a) * 1000, 3)
+
+    return {"nethook_and_yaml_import_ms": ms(started, imported),
+            "pyroute2_adapter_import_ms": ms(imported, adapter),
+            "load_config_ms": ms(adapter, loaded), "objects": len(config.desired.objects()),
+            "observe_pyroute2_ms": ms(loaded, observed_at),
+            "addresses_observed": len(observed.addresses),
+            "address_dump_receive_ms": ms(observed_at, dumped), "addresses_dumped": len(replies),
+            "address_decode_pyroute2_ms": ms(stdlib_at, pyroute2_at),
+            "address_decode_stdlib_ms": ms(dumped, stdlib_at)}
+
+
+if __name__ == "__main__":
+    print(json.dumps(main()))

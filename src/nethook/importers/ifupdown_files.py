@@ -1,0 +1,158 @@
+"""``/etc/network/interfaces`` and what it sources, read into stanzas the way ifupdown does.
+
+* Lines whose first non-blank character is ``#`` are comments (there are no end-of-line
+  comments); a line ending in a backslash continues on the next.
+* ``iface``, ``mapping``, ``auto``, ``allow-*``, ``rename``, ``no-auto-down``,
+  ``no-scripts``, ``source`` and ``source-directory`` start a new stanza; other lines are
+  options of the current ``iface`` (or ``mapping``) stanza.
+* ``source PATTERN`` reads the files the shell pattern matches, in name order;
+  ``source-directory DIR`` reads every file in DIR (DIR may be a pattern) whose name
+  matches ``^[a-zA-Z0-9_-]+$``, run-parts' rule, so ``eth0.cfg`` or ``eth0~`` there are
+  not read. A relative path is relative to the directory of the file that names it; an
+  absolute one is taken under the filesystem root. A file already read is not read again.
+"""
+
+from __future__ import annotations
+
+import glob
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional, Set, Tuple
+
+from nethook.importers.base import Collector, is_file, list_dir, read_text
+from nethook.model import Origin
+
+INTERFACES = "etc/network/interfaces"
+_RUN_PARTS_NAME = re.compile(r"[a-zA-Z0-9_-]+\Z")
+_STANZA_WORDS = frozenset({"iface", "mapping", "auto", "rename", "no-auto-down", "no-scripts",
+                           "source", "source-directory"})
+_GLOB_CHARS = frozenset("*?[")
+MAX_DEPTH = 16
+
+
+@dataclass
+class Stanza:
+    """One ``iface NAME FAMILY METHOD [inherits OTHER]`` with its options in order."""
+
+    name: str
+    family: str
+    method: str
+    origin: Origin
+    inherits: Optional[str] = None
+    options: List[Tuple[str, str, Origin]] = field(default_factory=list)
+
+    def values(self, key: str) -> List[Tuple[str, Origin]]:
+        return [(value, origin) for k, value, origin in self.options if k == key]
+
+
+def _logical_lines(text: str) -> List[Tuple[int, str]]:
+    """Comment-free lines, continuations joined, numbered by their first line."""
+    found: List[Tuple[int, str]] = []
+    pending: Optional[Tuple[int, str]] = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if pending is None and raw.lstrip().startswith("#"):
+            continue
+        start, body = pending if pending is not None else (number, "")
+        if raw.endswith("\\"):
+            pending = (start, body + raw[:-1])
+            continue
+        pending = None
+        if (body + raw).strip():
+            found.append((start, (body + raw).strip()))
+    if pending is not None and pending[1].strip():
+        found.append((pending[0], pending[1].strip()))
+    return found
+
+
+class Reader:
+    """Reads one interfaces file and everything it sources, collecting stanzas in order."""
+
+    def __init__(self, root: Path, out: Collector) -> None:
+        self.root = root
+        self.out = out
+        self.stanzas: List[Stanza] = []
+        self.seen: Set[Path] = set()
+
+    def read(self, path: Path, depth: int = 0) -> None:
+        resolved = path.resolve()
+        if resolved in self.seen:
+            self.out.problem(Origin(str(path)), "already read; not read again")
+            return
+        self.seen.add(resolved)
+        text = read_text(path)
+        if text is None:
+            self.out.problem(Origin(str(path)), "no such file; nothing read from it")
+            return
+        self.out.files.append(str(path))
+        current: Optional[Stanza] = None
+        ignoring = False  # in a mapping stanza, or an iface stanza that could not be read
+        for number, line in _logical_lines(text):
+            origin = Origin(str(path), number)
+            parts = line.split(None, 1)
+            word, rest = parts[0], parts[1] if len(parts) > 1 else ""
+            if word in _STANZA_WORDS or word.startswith("allow-"):
+                current, ignoring = self._stanza(word, rest, origin, path, depth)
+            elif current is not None:
+                current.options.append((word, rest, origin))
+            elif not ignoring:
+                self.out.problem(origin, f"'{line}' is outside any iface stanza; ignored")
+
+    def _stanza(self, word: str, rest: str, origin: Origin, path: Path,
+                depth: int) -> Tuple[Optional[Stanza], bool]:
+        """Start a stanza: the iface stanza options now go to, and whether they are ignored."""
+        if word == "iface":
+            stanza = self._iface(rest, origin)
+            return stanza, stanza is None  # a broken stanza's options are not reported again
+        if word in ("source", "source-directory"):
+            if depth >= MAX_DEPTH:
+                self.out.problem(origin, f"{word} nested more than {MAX_DEPTH} deep; not read")
+                return None, False
+            for pattern in rest.split():
+                self._include(word, pattern, path.parent, depth + 1, origin)
+        return None, word == "mapping"
+
+    def _iface(self, rest: str, origin: Origin) -> Optional[Stanza]:
+        words = rest.split()
+        inherits = None
+        if len(words) == 5 and words[3] == "inherits":
+            inherits = words[4]
+            words = words[:3]
+        if len(words) != 3:
+            self.out.problem(origin, f"'iface {rest}' is not 'iface NAME FAMILY METHOD'; "
+                                     "stanza ignored")
+            return None
+        stanza = Stanza(words[0], words[1], words[2], origin, inherits)
+        self.stanzas.append(stanza)
+        return stanza
+
+    def _include(self, word: str, pattern: str, here: Path, depth: int, origin: Origin) -> None:
+        base = self.root if pattern.startswith("/") else here
+        relative = pattern.lstrip("/")
+        _fixed_part(base, relative)  # glob hides a directory it cannot read: look first
+        matches = sorted(glob.glob(glob.escape(str(base)) + "/" + relative))
+        if not matches and not _GLOB_CHARS.intersection(pattern):
+            self.out.problem(origin, f"{word} {pattern}: no such "
+                                     f"{'file' if word == 'source' else 'directory'}")
+        for match in matches:
+            target = Path(match)
+            if word == "source":
+                if is_file(target):
+                    self.read(target, depth)
+                else:
+                    self.out.problem(origin, f"source {match}: not a file; not read")
+                continue
+            for name in list_dir(target):
+                if _RUN_PARTS_NAME.match(name) and is_file(target / name):
+                    self.read(target / name, depth)
+
+
+def _fixed_part(base: Path, relative: str) -> None:
+    """List the deepest directory of a pattern before its first wildcard, so that one that
+    cannot be read raises ConfigError instead of matching nothing."""
+    directory = base
+    for part in relative.split("/")[:-1]:
+        if _GLOB_CHARS.intersection(part):
+            break
+        directory = directory / part
+    list_dir(directory)

@@ -1,0 +1,156 @@
+"""Debian ifupdown, table-driven: interfaces files in, objects and exact problems out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nethook.importers import ifupdown
+from tests.unit.importer_cases import case_lines, run_case
+
+IF = "etc/network/interfaces"
+
+CASES = {
+    "alias stanzas; a stray gateway is no route": (
+        {IF: "auto eth0\niface eth0 inet dhcp\n\nauto eth0:0\niface eth0:0 inet static\n"
+             "    address 198.51.100.7\n    netmask 255.255.255.0\n    gateway 198.51.100.1\n"
+             "iface eth0:1 inet static\n\taddress 198.51.100.8/24\n\taddress 198.51.100.9/25\n"},
+        ["interfaces:6 address 198.51.100.7/24 dev eth0 label eth0:0",
+         "interfaces:10 address 198.51.100.8/24 dev eth0 label eth0:1",
+         "interfaces:11 address 198.51.100.9/25 dev eth0 label eth0:1"]),
+    "a static interface's first address is its own primary": (
+        {IF: "iface eth1 inet static\n  address 10.1.0.5/24\n  address 10.1.0.6/24\n"
+             "  gateway 10.1.0.1\n"
+             "iface eth1 inet static\n  address 10.2.0.5/24\n"
+             "iface eth1 inet6 static\n  address 2001:db8::5/64\n  address 2001:db8::6/64\n"},
+        ["interfaces:3 address 10.1.0.6/24 dev eth1",
+         "interfaces:6 address 10.2.0.5/24 dev eth1",
+         "interfaces:9 address 2001:db8::6/64 dev eth1"]),
+    "with DHCP of that family, every static address is kept": (
+        {IF: "iface eth0 inet dhcp\niface eth0 inet static\n  address 10.0.0.50/24\n"
+             "iface eth0 inet6 auto\niface eth0 inet6 static\n  address 2001:db8::50/64\n"
+             "  netmask 64\n"},
+        ["interfaces:3 address 10.0.0.50/24 dev eth0",
+         "interfaces:6 address 2001:db8::50/64 dev eth0"]),
+    "up lines: ip commands, variables, || true; down lines ignored": (
+        {IF: "iface eth0 inet dhcp\n"
+             "  pre-up ip rule add from 192.0.2.50 table 100 priority 499\n"
+             "  up   ip addr add 192.0.2.50/24 dev $IFACE label $IFACE:5\n"
+             "  post-up /sbin/ip route add default via 192.0.2.1 \\\n"
+             "          table 100 || true\n"
+             "  post-up ip -6 route add 2001:db8:9::/48 via 2001:db8::1 metric 7 2>/dev/null\n"
+             "  post-up ethtool -K $IFACE tso off; ip link set $IFACE mtu 9000\n"
+             "  down ip addr del 192.0.2.50/24 dev eth0 label eth0:5\n"
+             "  pre-down ip route add 10.99.0.0/16 via 192.0.2.1\n"
+             "iface eth0:0 inet manual\n"
+             "  up ip addr add 192.0.2.51/24 dev ${IFACE} label $IFACE\n"
+             "  up ip route add 10.7.0.0/16 via 192.0.2.1 table uplink\n"},
+        ["interfaces:2 rule priority 499 from 192.0.2.50/32 table 100 on eth0",
+         "interfaces:3 address 192.0.2.50/24 dev eth0 label eth0:5",
+         "interfaces:4 route default via 192.0.2.1 dev eth0 table 100",
+         "interfaces:6 route 2001:db8:9::/48 via 2001:db8::1 dev eth0 metric 7 table 254",
+         "interfaces:11 address 192.0.2.51/24 dev eth0 label eth0:0",
+         "interfaces:12 route 10.7.0.0/16 via 192.0.2.1 dev eth0 table 100"]),
+    "up lines nethook cannot keep are reported": (
+        {IF: "iface eth0 inet dhcp\n"
+             "  up ip route add 10.9.0.0/16 via 192.0.2.1 mtu 1400\n"
+             "  up ip addr add $ALIAS_ADDR dev eth0\n"
+             "  up ifconfig eth0:7 192.0.2.7 netmask 255.255.255.0 up\n"
+             "  up ip route add default via 192.0.2.1 || ip route add default via 192.0.2.2\n"
+             "  up ip addr add 192.0.2.60/24 dev eth0; route add -net 10.6.0.0/16 gw 192.0.2.1\n"
+             "  up ip rule add from 192.0.2.60 table nosuch\n"},
+        ["interfaces:6 address 192.0.2.60/24 dev eth0",
+         "interfaces:2! 'up ip route add 10.9.0.0/16 via 192.0.2.1 mtu 1400': 'mtu' is not "
+         "supported by nethook; not kept",
+         "interfaces:3! 'up ip addr add $ALIAS_ADDR dev eth0': it uses $ALIAS_ADDR, which "
+         "nethook does not evaluate; not kept",
+         "interfaces:4! 'up ifconfig eth0:7 192.0.2.7 netmask 255.255.255.0 up': ifconfig "
+         "(net-tools) is not read by nethook; write it as an ip command; not kept",
+         "interfaces:5! 'up ip route add default via 192.0.2.1 || ip route add default via "
+         "192.0.2.2': '||' runs a command only when the one before fails; nethook cannot tell "
+         "which one ran; not kept",
+         "interfaces:6! 'up ip addr add 192.0.2.60/24 dev eth0; route add -net 10.6.0.0/16 gw "
+         "192.0.2.1' (in 'route add -net 10.6.0.0/16 gw 192.0.2.1'): route (net-tools) is not "
+         "read by nethook; write it as an ip command; not kept",
+         "interfaces:7! 'up ip rule add from 192.0.2.60 table nosuch': unknown routing table "
+         "'nosuch': not a number, nor a name defined in "
+         "ROOT/etc/iproute2/rt_tables, ROOT/etc/iproute2/rt_tables.d/*.conf, "
+         "ROOT/usr/share/iproute2/rt_tables, ROOT/usr/share/iproute2/rt_tables.d/*.conf; "
+         "known names: default, main, storage, uplink; not kept"]),
+    "source and source-directory, as ifupdown follows them": (
+        {IF: "source-directory interfaces.d\nsource /etc/network/extra/*.cfg\n"
+             "source /etc/network/missing.cfg\nsource /etc/network/maybe/*\n"
+             "iface eth0 inet dhcp\n",
+         "etc/network/interfaces.d/50-web": "iface eth0:1 inet static\n address 10.0.0.51/24\n",
+         "etc/network/interfaces.d/10_db": "iface eth0:0 inet static\n address 10.0.0.50/24\n",
+         "etc/network/interfaces.d/old.cfg": "iface eth0:9 inet static\n address 10.0.0.59/24\n",
+         "etc/network/interfaces.d/web~": "iface eth0:8 inet static\n address 10.0.0.58/24\n",
+         "etc/network/extra/b.cfg": "iface eth0:3 inet static\n address 10.0.0.53/24\n",
+         "etc/network/extra/a.cfg": "iface eth0:2 inet static\n address 10.0.0.52/24\n"
+                                    "source ../interfaces\n"},
+        ["10_db:2 address 10.0.0.50/24 dev eth0 label eth0:0",
+         "50-web:2 address 10.0.0.51/24 dev eth0 label eth0:1",
+         "a.cfg:2 address 10.0.0.52/24 dev eth0 label eth0:2",
+         "b.cfg:2 address 10.0.0.53/24 dev eth0 label eth0:3",
+         "interfaces! already read; not read again",
+         "interfaces:3! source /etc/network/missing.cfg: no such file"]),
+    "templates, stray options, broken stanzas": (
+        {IF: "address 10.0.0.1/24\n"
+             "mapping eth*\n  script /usr/local/sbin/map-scheme\n  map HOME eth0-home\n"
+             "iface base inet static\n  netmask 255.255.255.0\n"
+             "iface eth0:0 inet static inherits base\n  address 10.0.0.50\n"
+             "iface eth0:1 inet static inherits nothere\n  address 10.0.0.51\n"
+             "iface eth2 inet\n  address 10.2.0.5/24\n"
+             "iface averyveryverylongname:0 inet static\n  address 10.3.0.5/24\n"
+             "iface lo inet loopback\n  up ip addr add 127.0.0.2/8 dev lo\n"},
+        ["interfaces:8 address 10.0.0.50/24 dev eth0 label eth0:0",
+         "interfaces:10 address 10.0.0.51/32 dev eth0 label eth0:1",
+         "interfaces:1! 'address 10.0.0.1/24' is outside any iface stanza; ignored",
+         "interfaces:11! 'iface eth2 inet' is not 'iface NAME FAMILY METHOD'; stanza ignored",
+         "interfaces:9! inherits nothere, which no earlier inet stanza defines; inherits "
+         "nothing",
+         "interfaces:10! address 10.0.0.51 has no prefix length or netmask: kept as /32, as "
+         "ip adds it",
+         "interfaces:13! 'averyveryverylongname' is not a valid interface name: it is longer "
+         "than 15 characters; stanza ignored"]),
+    "address problems": (
+        {IF: "iface eth0:0 inet static\n  address 2001:db8::5/64\n  address 10.0.0.5/24 x\n"
+             "  address 10.0.0.6/24\n  netmask 255.0.255.0\n"
+             "iface eth0:1 inet static\n  address 10.0.0.7\n  netmask 255.0.255.0\n"
+             "iface eth0:averylonglabel inet static\n  address 10.0.0.8/24\n"},
+        ["interfaces:4 address 10.0.0.6/24 dev eth0 label eth0:0",
+         "interfaces:2! address 2001:db8::5/64: an IPv6 address in an inet stanza; not kept",
+         "interfaces:3! address 10.0.0.5/24 x: expected one address; not kept",
+         "interfaces:7! address 10.0.0.7: netmask '255.0.255.0' is not contiguous; not kept",
+         "interfaces:10! address 10.0.0.8/24: label 'eth0:averylonglabel' is longer than 15 "
+         "characters; not kept"]),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_case(name: str, tmp_path: Path) -> None:
+    files, expected = CASES[name]
+    assert case_lines(tmp_path, ifupdown.read, files) == expected
+
+
+def test_files_read_in_order(tmp_path: Path) -> None:
+    imported, _ = run_case(tmp_path, ifupdown.read, CASES[
+        "source and source-directory, as ifupdown follows them"][0])
+    root = tmp_path / "root" / "etc" / "network"
+    assert imported.files == tuple(str(p) for p in (
+        root / "interfaces", root / "interfaces.d" / "10_db", root / "interfaces.d" / "50-web",
+        root / "extra" / "a.cfg", root / "extra" / "b.cfg"))
+
+
+def test_present(tmp_path: Path) -> None:
+    assert not ifupdown.present(tmp_path)
+    (tmp_path / "etc" / "network").mkdir(parents=True)
+    (tmp_path / IF).symlink_to(tmp_path / "elsewhere")
+    assert ifupdown.present(tmp_path)  # and reading it then reports "no such file"
+    imported = ifupdown.read(tmp_path, ifupdown_tables())
+    assert [p.message for p in imported.problems] == ["no such file; nothing read from it"]
+
+
+def ifupdown_tables() -> ifupdown.RouteTables:
+    return ifupdown.RouteTables.builtin()
