@@ -27,6 +27,11 @@ trap cleanup EXIT INT TERM
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*"; "$@"; }
 in_ns() { ip netns exec "$cli" "$@"; }
+show_server() {
+    show in_ns ip -br addr show dev eth0
+    show in_ns ip -4 rule show priority 1000
+    show in_ns ip route show table 100
+}
 
 ip netns add "$cli"
 ip netns add "$gw"
@@ -67,17 +72,13 @@ step "first apply: nethook adds what is declared"
 show in_ns "$nethook" apply
 
 step "the server as configured"
-show in_ns ip -br addr show dev eth0
-show in_ns ip -4 rule show priority 1000
-show in_ns ip route show table 100
+show_server
 
 step "a DHCP lease change: dhclient-script flushes the old lease, adds the new one"
 show in_ns ip -4 addr flush dev eth0 label eth0
 show in_ns ip addr add 10.77.0.11/24 dev eth0 valid_lft 600 preferred_lft 600
-show in_ns ip -br addr show dev eth0
-printf '$ ip route show table 100\n'
-in_ns ip route show table 100
-echo "(empty: the aliases died with their primary, the table route with the last address)"
+show_server
+echo "(table 100 is empty: the aliases died with their primary, the table route with the last address)"
 
 step "nethook status"
 in_ns "$nethook" status || echo "(exit status $?: something is missing)"
@@ -89,9 +90,7 @@ step "nethook apply"
 show in_ns "$nethook" apply
 
 step "restored"
-show in_ns ip -br addr show dev eth0
-show in_ns ip -4 rule show priority 1000
-show in_ns ip route show table 100
+show_server
 show in_ns "$nethook" status
 
 step "the journal keeps one line per run ($work/state/journal.jsonl)"

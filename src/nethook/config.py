@@ -19,6 +19,7 @@ from typing import Dict, List, Optional, Tuple
 
 from nethook import config_schema, config_yaml
 from nethook.errors import ConfigError
+from nethook.files import entry_names
 from nethook.model import Address, Desired, IPAddress, IPInterface, IPNetwork, Origin, Route, Rule
 from nethook.rt_tables import RouteTables
 
@@ -86,13 +87,7 @@ def _exists(path: Path) -> bool:
 
 
 def _fragments(directory: Path) -> List[Path]:
-    try:
-        names = sorted(entry.name for entry in directory.iterdir())
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    except OSError as exc:
-        raise ConfigError(str(directory), 0, "", f"cannot read: {exc.strerror}") from exc
-    return [directory / name for name in names
+    return [directory / name for name in entry_names(directory)
             if name.endswith(SUFFIX) and not name.startswith(".")
             and not (directory / name).is_dir()]
 

@@ -6,6 +6,9 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
+from typing import List
+
+from nethook.errors import ConfigError
 
 
 def private_dir(path: Path) -> Path:
@@ -28,3 +31,13 @@ def write_atomic(path: Path, data: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def entry_names(directory: Path) -> List[str]:
+    """The sorted names in ``directory``; none if it is absent, ConfigError if unreadable."""
+    try:
+        return sorted(entry.name for entry in directory.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as exc:
+        raise ConfigError(str(directory), 0, "", f"cannot read: {exc.strerror}") from exc

@@ -30,6 +30,7 @@ from typing import Dict, List, Optional, Tuple, Union
 
 from nethook.config_values import did_you_mean
 from nethook.errors import ConfigError
+from nethook.files import entry_names
 from nethook.model import Origin
 
 TABLE_MAX = 2**32 - 1
@@ -210,13 +211,7 @@ def _exists(path: Path) -> bool:
 
 
 def _conf_files(directory: Path, include_dangling: bool = False) -> List[Path]:
-    try:
-        names = sorted(entry.name for entry in directory.iterdir())
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    except OSError as exc:
-        raise ConfigError(str(directory), 0, "", f"cannot read: {exc.strerror}") from exc
-    paths = [directory / n for n in names
+    paths = [directory / n for n in entry_names(directory)
              if n.endswith(".conf") and len(n) > 5 and not n.startswith(".")]
     return [p for p in paths if not p.is_dir() and (include_dangling or _exists(p))]
 

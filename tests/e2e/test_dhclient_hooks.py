@@ -36,7 +36,13 @@ from tests.lab.dhcp_lab import (
     host_mount_leaks,
     missing_requirements,
 )
-from tests.lab.nethook_env import DEBIAN_ENTER, DEBIAN_EXIT, NethookDirs, install_shim
+from tests.lab.nethook_env import (
+    DEBIAN_ENTER,
+    DEBIAN_EXIT,
+    NethookDirs,
+    install_shim,
+    lab_config,
+)
 
 pytestmark = [pytest.mark.privileged, pytest.mark.e2e]
 
@@ -47,29 +53,8 @@ TABLE, PRIORITY = 100, 1000
 # T1=2: dhclient renews every 2-3 s, so a renumbering is seen within 3 s.
 T1, T2 = 2, 4
 
-DECLARED_ALIASES = """\
-version: 1
-snapshot: false
-interfaces:
-  eth0:
-    addresses:
-      - {address: 10.77.0.50/24, label: "eth0:0"}
-      - {address: 10.77.0.51/24, label: "eth0:1"}
-"""
-
-DECLARED_POLICY = """\
-version: 1
-snapshot: false
-interfaces:
-  eth0:
-    addresses:
-      - {address: 10.77.0.50/24, label: "eth0:0"}
-      - {address: 10.77.0.51/24, label: "eth0:1"}
-    routes:
-      - {to: default, via: 10.77.0.1, table: 100}
-    routing-policy:
-      - {from: 10.77.0.50, table: 100, priority: 1000}
-"""
+DECLARED_ALIASES = lab_config(snapshot=False)
+DECLARED_POLICY = lab_config(policy=True, snapshot=False)
 
 
 def _require_tools() -> None:

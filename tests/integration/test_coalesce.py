@@ -16,7 +16,7 @@ from typing import Dict, List, Tuple
 
 import pytest
 
-from tests.lab.nethook_env import NethookDirs, reconcile_runs
+from tests.lab.nethook_env import NethookDirs, lab_config, reconcile_runs
 from tests.netns import VethNamespace, veth_namespace
 
 pytestmark = pytest.mark.privileged
@@ -24,18 +24,7 @@ pytestmark = pytest.mark.privileged
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "env"
 LEASE = "10.77.0.10"
 BURST = 20
-CONFIG = """\
-version: 1
-interfaces:
-  eth0:
-    addresses:
-      - {address: 10.77.0.50/24, label: "eth0:0"}
-      - {address: 10.77.0.51/24, label: "eth0:1"}
-    routes:
-      - {to: default, via: 10.77.0.1, table: 100}
-    routing-policy:
-      - {from: 10.77.0.50, table: 100, priority: 1000}
-"""
+CONFIG = lab_config(policy=True)
 
 
 def _renew_env(dirs: NethookDirs, interface: str = "eth0") -> Dict[str, str]:

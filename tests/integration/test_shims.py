@@ -50,6 +50,7 @@ from tests.lab.nethook_env import (
     SOURCED_SHIMS,
     NethookDirs,
     install_shim,
+    lab_config,
     reconcile_runs,
 )
 from tests.netns import VethNamespace, veth_namespace
@@ -57,14 +58,7 @@ from tests.netns import VethNamespace, veth_namespace
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "env"
 LEASE = "10.77.0.10"
 ALIASES = (("10.77.0.50", "eth0:0"), ("10.77.0.51", "eth0:1"))
-CONFIG = """\
-version: 1
-interfaces:
-  eth0:
-    addresses:
-      - {address: 10.77.0.50/24, label: "eth0:0"}
-      - {address: 10.77.0.51/24, label: "eth0:1"}
-"""
+CONFIG = lab_config()
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOOK_NAME = re.compile(r"[A-Za-z0-9_-]+")  # run-parts' default (lanana) name rule
 TIMEOUT_CALL = re.compile(r"\btimeout -k (\d+) (\d+) /usr/bin/nethook hook ")

@@ -189,3 +189,17 @@ def install_shim(shim: Path, directory: Path, name: str | None = None,
     shutil.copyfile(shim, target)
     target.chmod(stat.S_IMODE(shim.stat().st_mode) if mode is None else mode)
     return target
+
+
+def lab_config(*, policy: bool = False, snapshot: bool = True) -> str:
+    """The YAML the hook tests declare: eth0's two aliases, with ``policy`` also the
+    table-100 default route and the rule from the first alias that leads there."""
+    lines = ["version: 1", *([] if snapshot else ["snapshot: false"]),
+             "interfaces:", "  eth0:", "    addresses:",
+             '      - {address: 10.77.0.50/24, label: "eth0:0"}',
+             '      - {address: 10.77.0.51/24, label: "eth0:1"}']
+    if policy:
+        lines += ["    routes:", "      - {to: default, via: 10.77.0.1, table: 100}",
+                  "    routing-policy:",
+                  "      - {from: 10.77.0.50, table: 100, priority: 1000}"]
+    return "\n".join(lines) + "\n"
