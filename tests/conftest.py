@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +65,14 @@ def netns() -> Iterator[VethNamespace]:
     """A namespace whose `eth0` is a veth to `veth0` in a peer namespace; see tests/netns.py."""
     with veth_namespace() as lab:
         yield lab
+
+
+@pytest.fixture
+def canary() -> Iterator[Path]:
+    """A short directory of its own (never /tmp itself) for files that only appear if
+    something executes a hostile value; short, because a DHCP domain label is 63 bytes."""
+    path = Path(tempfile.mkdtemp(prefix="nhc-", dir="/tmp"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path)

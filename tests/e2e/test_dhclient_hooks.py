@@ -17,10 +17,8 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -339,14 +337,6 @@ HOSTILE_REQUEST = (
 )
 
 
-@pytest.fixture
-def canary() -> Iterator[Path]:
-    """A short directory for canary files: a domain-search label is at most 63 bytes."""
-    path = Path(tempfile.mkdtemp(prefix="nhc-", dir="/tmp"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path)
 
 
 def test_hostile_option_values_execute_nothing(tmp_path: Path, canary: Path) -> None:

@@ -25,7 +25,6 @@ import re
 import shutil
 import stat
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -710,14 +709,6 @@ def test_a_hanging_nethook_is_cut_off_by_every_shim(lab: ShimLab) -> None:
 # -- every entry point: hostile values ----------------------------------------------------------
 
 
-@pytest.fixture
-def canary() -> Iterator[Path]:
-    """A short directory of its own for canary files (never /tmp itself)."""
-    path = Path(tempfile.mkdtemp(prefix="nhc-", dir="/tmp"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path)
 
 
 def hostile_values(canary: Path) -> List[str]:

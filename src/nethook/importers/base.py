@@ -81,16 +81,6 @@ def read_text(path: Path) -> Optional[str]:
     return data.decode("utf-8", errors="replace")
 
 
-def list_dir(directory: Path) -> List[str]:
-    """Entry names in code-point order; empty when the directory does not exist."""
-    try:
-        return sorted(entry.name for entry in directory.iterdir())
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    except OSError as exc:
-        raise ConfigError(str(directory), 0, "", f"cannot read: {exc.strerror or exc}") from exc
-
-
 def is_file(path: Path) -> bool:
     """A regular file (through links); raises ConfigError when it cannot even be looked at."""
     try:

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import List, Optional, Set, Tuple
 
 from nethook import config_values as values
+from nethook.files import entry_names
 from nethook.importers import ifcfg_routes, shellvars
 from nethook.importers.base import (
     Collector,
@@ -46,7 +47,6 @@ from nethook.importers.base import (
     classful_prefix,
     is_backup,
     is_file,
-    list_dir,
     prefix_of_netmask,
     read_text,
 )
@@ -64,7 +64,7 @@ IPV6_SECONDARY_PREFIX = 64
 
 def present(root: Path) -> bool:
     return any(n.startswith(_PREFIXES) and not is_backup(n)
-               for n in list_dir(root / DIRECTORY))
+               for n in entry_names(root / DIRECTORY))
 
 
 def read(root: Path, tables: RouteTables) -> Imported:
@@ -86,7 +86,7 @@ class _Reader:
         self.directory = directory
         self.tables = tables
         self.out = Collector(NAME)
-        self.names = [n for n in list_dir(directory)
+        self.names = [n for n in entry_names(directory)
                       if n.startswith(_PREFIXES) and not is_backup(n)]
         self.known = set(self.names)
         self.used: Set[str] = set()

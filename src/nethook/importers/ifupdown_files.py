@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Set, Tuple
 
-from nethook.importers.base import Collector, is_file, list_dir, read_text
+from nethook.files import entry_names
+from nethook.importers.base import Collector, is_file, read_text
 from nethook.model import Origin
 
 INTERFACES = "etc/network/interfaces"
@@ -142,7 +143,7 @@ class Reader:
                 else:
                     self.out.problem(origin, f"source {match}: not a file; not read")
                 continue
-            for name in list_dir(target):
+            for name in entry_names(target):
                 if _RUN_PARTS_NAME.match(name) and is_file(target / name):
                     self.read(target / name, depth)
 
@@ -155,4 +156,4 @@ def _fixed_part(base: Path, relative: str) -> None:
         if _GLOB_CHARS.intersection(part):
             break
         directory = directory / part
-    list_dir(directory)
+    entry_names(directory)

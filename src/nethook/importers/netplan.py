@@ -35,7 +35,8 @@ from nethook import config_schema, config_yaml
 from nethook import config_values as values
 from nethook.config_yaml import Value
 from nethook.errors import ConfigError
-from nethook.importers.base import Collector, Imported, is_file, list_dir, read_text
+from nethook.files import entry_names
+from nethook.importers.base import Collector, Imported, is_file, read_text
 from nethook.model import Address, KernelObject, Origin, Route, Rule
 from nethook.rt_tables import RouteTables
 
@@ -52,7 +53,7 @@ _GLOB_CHARS = frozenset("*?[")
 def files(root: Path) -> List[Path]:
     by_name: Dict[str, Path] = {}
     for directory in DIRECTORIES:
-        for name in list_dir(root / directory):
+        for name in entry_names(root / directory):
             if name.endswith(".yaml") and is_file(root / directory / name):
                 by_name[name] = root / directory / name
     return [by_name[name] for name in sorted(by_name)]
