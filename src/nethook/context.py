@@ -20,10 +20,6 @@ class RunContext:
     run_dir: Path = DEFAULT_RUN_DIR
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
 
-    def under_root(self, path: str) -> Path:
-        """An absolute system path (``/etc/...``) as seen under the configured root."""
-        return self.root / path.lstrip("/")
-
     @classmethod
     def from_options(cls, env: Mapping[str, str], *, root: Optional[str] = None,
                      config: Optional[str] = None, state_dir: Optional[str] = None,
