@@ -124,6 +124,12 @@ def _parser() -> argparse.ArgumentParser:
                      metavar="SOURCE", help=f"one of {', '.join(IMPORT_SOURCES)} (repeatable; "
                                             "default: every source whose files exist)")
     imp.set_defaults(handler=_cmd_import)
+
+    doctor = sub.add_parser("doctor", parents=[common],
+                            help="find misconfigurations that lose aliases, rules and routes")
+    doctor.add_argument("--fix", action="store_true",
+                        help="apply the safe, unambiguous fixes (after printing them)")
+    doctor.set_defaults(handler=_cmd_doctor)
     return parser
 
 
@@ -259,6 +265,12 @@ def _last_events(ctx: RunContext) -> Dict[str, Dict[str, Any]]:
         if ifname:
             last[ifname] = entry
     return last
+
+
+def _cmd_doctor(args: argparse.Namespace, ctx: RunContext) -> int:
+    from nethook.doctor.run import main as doctor
+
+    return doctor(ctx, fix=bool(args.fix), as_json=bool(_option(args, "json", False)))
 
 
 def _cmd_import(args: argparse.Namespace, ctx: RunContext) -> int:

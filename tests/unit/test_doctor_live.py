@@ -1,0 +1,140 @@
+"""The live port of `nethook doctor`: a fake for the file checks, and the real one's readers.
+
+`FakeLive` answers like `doctor.live.SystemLive` from values a test gives it, and records
+the routes `--fix` deletes. The builders below write kernel objects the way the adapter
+observes them (a lease is dynamic; the kernel's subnet route names the primary as src).
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Set, Tuple
+
+from nethook.doctor.live import SystemLive, parse_proc_net_udp
+from nethook.model import MAIN_TABLE, Address, IPAddress, Observed, Route, Rule
+
+Socket = Tuple[IPAddress, int]
+
+
+@dataclass
+class FakeLive:
+    observed_state: Observed = field(default_factory=Observed)
+    macs: Dict[str, str] = field(default_factory=dict)
+    promote: Dict[str, int] = field(default_factory=dict)
+    sockets: Set[Socket] = field(default_factory=set)
+    running: Optional[FrozenSet[str]] = None
+    deleted: List[Route] = field(default_factory=list)
+
+    def observed(self) -> Observed:
+        return self.observed_state
+
+    def mac_addresses(self) -> Mapping[str, str]:
+        links = self.observed().links  # as SystemLive, which lists the links first
+        return {name: mac for name, mac in self.macs.items() if name in links}
+
+    def promote_secondaries(self, ifname: str) -> Optional[int]:
+        if ifname not in self.observed_state.links:
+            return None
+        return self.promote.get(ifname, 0)  # a new namespace starts with 0
+
+    def udp_sockets(self) -> FrozenSet[Socket]:
+        return frozenset(self.sockets)
+
+    def processes(self) -> Optional[FrozenSet[str]]:
+        return self.running
+
+    def delete_route(self, route: Route) -> Tuple[int, str]:
+        """Like the kernel: a delete without a scope matches a route of any scope."""
+        present = {replace(r, scope=None) if route.scope is None else r
+                   for r in self.observed_state.routes}
+        if route not in present or route in self.deleted:
+            return errno.ESRCH, "No such process"
+        self.deleted.append(route)
+        return 0, ""
+
+
+def ip(text: str) -> IPAddress:
+    return ipaddress.ip_address(text)
+
+
+def address(ifname: str, cidr: str, label: Optional[str] = None) -> Address:
+    return Address(ifname, ipaddress.ip_interface(cidr), label)
+
+
+def route(dst: str, *, via: Optional[str] = None, dev: str = "eth0",
+          src: Optional[str] = None, metric: int = 0, table: int = MAIN_TABLE,
+          scope: Optional[str] = None) -> Route:
+    return Route(ipaddress.ip_network(dst), table, metric, dev, ip(via) if via else None,
+                 ip(src) if src else None, scope or ("global" if via else "link"))
+
+
+def rule(src: str, table: int, priority: int) -> Rule:
+    return Rule(table=table, priority=priority, src=ipaddress.ip_network(src))
+
+
+def kernel(*, links: Iterable[str] = ("lo", "eth0"), addresses: Iterable[Address] = (),
+           leases: Iterable[Address] = (), routes: Iterable[Route] = (),
+           rules: Iterable[Rule] = ()) -> Observed:
+    """The state a namespace shows: lo's addresses, the given ones, the leases (dynamic)."""
+    leases = list(leases)
+    held = [address("lo", "127.0.0.1/8"), address("lo", "::1/128"), *addresses, *leases]
+    return Observed(links=frozenset(links), addresses=frozenset(held),
+                    routes=frozenset(routes), rules=frozenset(rules),
+                    dynamic=frozenset(a.key for a in leases))
+
+
+def lan(*, aliases: Iterable[Address] = (), routes: Iterable[Route] = (),
+        rules: Iterable[Rule] = (), lease: str = "10.77.0.10/24",
+        links: Iterable[str] = ("lo", "eth0")) -> Observed:
+    """eth0 with a DHCP lease on 10.77.0.0/24 (the primary), its default route, and more."""
+    held = address("eth0", lease)
+    network = str(held.interface.network)
+    return kernel(links=links, addresses=aliases, leases=[held], rules=rules,
+                  routes=[route(network, src=str(held.interface.ip)),
+                          route("0.0.0.0/0", via="10.77.0.1"), *routes])
+
+
+def static_lan(*, aliases: Iterable[Address] = ()) -> Observed:
+    """eth0 with a static primary 10.77.0.10/24 (no lease), its default route, and more."""
+    return kernel(addresses=[address("eth0", "10.77.0.10/24"), *aliases],
+                  routes=[route("10.77.0.0/24", src="10.77.0.10"),
+                          route("0.0.0.0/0", via="10.77.0.1")])
+
+
+def test_proc_net_udp_is_read_as_the_kernel_writes_it() -> None:
+    udp = ("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid"
+           "  timeout inode ref pointer drops\n"
+           "  127: 32004D0A:007B 00000000:0000 07 00000000:00000000 00:00000000 00000000"
+           "     0        0 22345 2 0000000000000000 0\n"
+           "  127: 0100007F:007B 00000000:0000 07 00000000:00000000 00:00000000 00000000"
+           "     0        0 22344 2 0000000000000000 0\n")
+    udp6 = ("  sl  local_address                         remote_address                        "
+            "st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n"
+            "  127: 00000000000000000000000001000000:007B 00000000000000000000000000000000:0000"
+            " 07 00000000:00000000 00:00000000 00000000     0        0 22350 2 0 0\n"
+            "  127: B80D0120000000000000000050000000:007B 00000000000000000000000000000000:0000"
+            " 07 00000000:00000000 00:00000000 00000000     0        0 22351 2 0 0\n")
+    assert parse_proc_net_udp(udp) == {(ip("10.77.0.50"), 123), (ip("127.0.0.1"), 123)}
+    assert parse_proc_net_udp(udp6) == {(ip("::1"), 123), (ip("2001:db8::50"), 123)}
+
+
+def test_system_live_reads_proc_and_sys_of_the_namespace(tmp_path: Path) -> None:
+    proc, sys_net = tmp_path / "proc", tmp_path / "sys"
+    (proc / "sys/net/ipv4/conf/eth0").mkdir(parents=True)
+    (proc / "sys/net/ipv4/conf/eth0/promote_secondaries").write_text("1\n")
+    (proc / "net").mkdir()
+    (proc / "net/udp").write_text("  sl  local_address ...\n"
+                                  "   5: 0A004D0A:007B 00000000:0000 07 0 0 0 0 0 0 0\n")
+    (proc / "4242").mkdir()
+    (proc / "4242/comm").write_text("python3\n")
+    (proc / "4242/cmdline").write_bytes(b"/usr/bin/python3\0/usr/bin/networkd-dispatcher\0-v\0")
+    (proc / "4243").mkdir()  # ended while being listed
+    live = SystemLive(look_at_processes=True, proc=proc, sys_net=sys_net)
+    assert live.promote_secondaries("eth0") == 1
+    assert live.promote_secondaries("eth9") is None
+    assert live.udp_sockets() == frozenset({(ip("10.77.0.10"), 123)})
+    assert live.processes() == frozenset({"python3", "networkd-dispatcher"})
+    assert SystemLive(look_at_processes=False, proc=proc).processes() is None
