@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from nethook.errors import ConfigError
 from nethook.importers import ifupdown
 from tests.unit.importer_cases import case_lines, run_case
 
@@ -154,3 +155,11 @@ def test_present(tmp_path: Path) -> None:
 
 def ifupdown_tables() -> ifupdown.RouteTables:
     return ifupdown.RouteTables.builtin()
+
+
+def test_a_symlink_loop_is_unreadable_not_a_crash(tmp_path: Path) -> None:
+    etc = tmp_path / "etc" / "network"
+    etc.mkdir(parents=True)
+    (etc / "interfaces").symlink_to(etc / "interfaces")
+    with pytest.raises(ConfigError, match="cannot read"):
+        ifupdown.read(tmp_path, ifupdown_tables())

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Set, Tuple
 
+from nethook.errors import ConfigError
 from nethook.files import entry_names
 from nethook.importers.base import Collector, is_file, read_text
 from nethook.model import Origin
@@ -76,7 +77,10 @@ class Reader:
         self.seen: Set[Path] = set()
 
     def read(self, path: Path, depth: int = 0) -> None:
-        resolved = path.resolve()
+        try:
+            resolved = path.resolve()
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+            raise ConfigError(str(path), 0, "", f"cannot read: {exc}") from exc
         if resolved in self.seen:
             self.out.problem(Origin(str(path)), "already read; not read again")
             return
