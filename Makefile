@@ -20,9 +20,10 @@ unexport TOXARGS ARGS
 TOX   = $(VENV)/bin/tox
 STAMP = $(VENV)/.nethook-deps
 
-# What the tests run: ip, dhclient, dnsmasq, ntpd, ifup, ping, unshare/mount, sysctl.
+# What the tests run: ip, dhclient, dnsmasq, ntpd, ifup, ping, unshare/mount, sysctl,
+# xinetd, and a systemd user manager on a private dbus-daemon (the services tests).
 DEBIAN_PACKAGES = iproute2 python3-venv isc-dhcp-client dnsmasq ntpsec ifupdown \
-                  iputils-ping util-linux procps
+                  iputils-ping util-linux procps xinetd systemd dbus-daemon
 
 # The non-Python files `make install` installs, as source:destination:mode.
 # A listed source that is missing fails the install; a new file is one more

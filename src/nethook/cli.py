@@ -30,8 +30,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from nethook import logging_setup
 
     under_hook = args.handler is _cmd_hook
+    detached = args.handler is _cmd_services_check  # started by a hook: no one reads stderr
     logging_setup.setup(_option(args, "verbose", 0) - _option(args, "quiet", 0),
-                        syslog=under_hook)
+                        syslog=under_hook or detached)
     ctx = RunContext.from_options(
         os.environ, root=_option(args, "root"), config=_option(args, "config"),
         state_dir=_option(args, "state_dir"), run_dir=_option(args, "run_dir"),
@@ -124,6 +125,11 @@ def _parser() -> argparse.ArgumentParser:
                      metavar="SOURCE", help=f"one of {', '.join(IMPORT_SOURCES)} (repeatable; "
                                             "default: every source whose files exist)")
     imp.set_defaults(handler=_cmd_import)
+
+    # Hidden (no help): what a hook starts, detached, after it restored addresses.
+    check = sub.add_parser("services-check", parents=[common])
+    check.add_argument("interface")
+    check.set_defaults(handler=_cmd_services_check)
 
     doctor = sub.add_parser("doctor", parents=[common],
                             help="find misconfigurations that lose aliases, rules and routes")
@@ -247,12 +253,20 @@ def _cmd_status(args: argparse.Namespace, ctx: RunContext) -> int:
         netlink.close()
     assessments = assess(desired, observed)
     events = _last_events(ctx)
+    from nethook.services import status as services
+
+    listening, warnings = services.assess(ctx.root, config.services, sorted(
+        desired.addresses, key=lambda a: (a.ifname, a.family, a.interface)))
+    for warning in warnings:
+        log.warning("%s", warning)
     if _option(args, "json", False):
-        _print_json(render.status_json(assessments, events))
+        _print_json(dict(render.status_json(assessments, events),
+                         services=services.to_json(listening)))
     else:
-        print(render.status_text(assessments, events), end="")
+        print(render.status_text(assessments, events) + services.text(listening), end="")
     missing = [a for a in assessments if a.state is not State.PRESENT]
-    return ExitCode.INCOMPLETE if missing else ExitCode.OK
+    deaf = [s for s in listening if s.missing]
+    return ExitCode.INCOMPLETE if missing or deaf else ExitCode.OK
 
 
 def _last_events(ctx: RunContext) -> Dict[str, Dict[str, Any]]:
@@ -271,6 +285,14 @@ def _cmd_doctor(args: argparse.Namespace, ctx: RunContext) -> int:
     from nethook.doctor.run import main as doctor
 
     return doctor(ctx, fix=bool(args.fix), as_json=bool(_option(args, "json", False)))
+
+
+def _cmd_services_check(args: argparse.Namespace, ctx: RunContext) -> int:
+    from nethook.events import checked_ifname
+    from nethook.services.check import check_pending
+
+    ifname = checked_ifname(args.interface)
+    return ExitCode.USAGE if ifname is None else check_pending(ctx, ifname)
 
 
 def _cmd_import(args: argparse.Namespace, ctx: RunContext) -> int:

@@ -22,6 +22,8 @@ from nethook.errors import ConfigError
 from nethook.files import entry_names
 from nethook.model import Address, Desired, IPAddress, IPInterface, IPNetwork, Origin, Route, Rule
 from nethook.rt_tables import RouteTables
+from nethook.services.settings import Merger as ServicesMerger
+from nethook.services.settings import ServicesConfig
 
 CONFIG_DIR = "etc/nethook"
 MAIN_FILE = "nethook.yaml"
@@ -42,6 +44,8 @@ class Config:
     files: Tuple[str, ...] = ()  # every file read, in order (empty ones too)
     # Which distro files add to the declared state: ("auto",), or the sources named.
     imports: Tuple[str, ...] = (config_schema.IMPORT_AUTO,)
+    # Which daemons must listen on restored addresses (the ``services:`` section).
+    services: ServicesConfig = field(default_factory=ServicesConfig)
 
     def snapshot_enabled(self, ifname: str) -> bool:
         return self.snapshot_interfaces.get(ifname, self.snapshot)
@@ -130,6 +134,7 @@ class _Merger:
         self.prefixes: Dict[Tuple[str, IPAddress], Address] = {}
         self.routes: Dict[Tuple[int, int, IPNetwork, int], Route] = {}
         self.rules: Dict[Rule, Rule] = {}
+        self.services = ServicesMerger()
 
     def add(self, declared: config_schema.FileConfig) -> None:
         if declared.snapshot is not None:
@@ -143,6 +148,7 @@ class _Merger:
             self._route(route, path)
         for rule, path in declared.rules:
             self._rule(rule, path)
+        self.services.add(declared.services)
 
     def _address(self, address: Address, path: str) -> None:
         first = self.addresses.get(address.key)
@@ -182,7 +188,7 @@ class _Merger:
         desired = Desired(frozenset(self.addresses.values()), frozenset(self.routes.values()),
                           frozenset(self.rules.values()))
         return Config(desired, self.snapshot, MappingProxyType(dict(self.snapshot_interfaces)),
-                      files, self.imports)
+                      files, self.imports, self.services.result())
 
 
 def _duplicate(origin: Optional[Origin], path: str, message: str) -> ConfigError:

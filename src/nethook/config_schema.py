@@ -28,6 +28,8 @@ Decisions an administrator can rely on:
 * An integer written with a leading zero (``0100``) is refused: YAML 1.1 reads it as octal.
 * A key given twice in one mapping is an error (PyYAML would silently keep the last).
 * YAML merge keys (``<<``) are not supported.
+* ``services`` says which daemons must listen on restored addresses
+  (:mod:`nethook.services.settings`).
 * ``import`` chooses which distro files add to the declared state (:mod:`nethook.importers`):
   ``auto`` (the default) reads every source whose files exist; a list names the sources, in
   the order they win over each other; ``none``, ``[]`` or an empty value reads none.
@@ -44,9 +46,10 @@ from nethook import config_values as values
 from nethook.config_yaml import TAG_INT, TAG_STR, Value, describe
 from nethook.model import MAIN_TABLE, Address, IPAddress, IPNetwork, Origin, Route, Rule
 from nethook.rt_tables import RouteTables
+from nethook.services import settings
 
 VERSION = 1
-TOP_KEYS = ("version", "snapshot", "import", "interfaces")
+TOP_KEYS = ("version", "snapshot", "import", "interfaces", "services")
 IMPORT_AUTO = "auto"
 IMPORT_NONE = "none"
 IMPORT_SOURCES = ("ifcfg", "ifupdown", "netplan")
@@ -68,6 +71,7 @@ class FileConfig:
     addresses: List[Tuple[Address, str]] = field(default_factory=list)
     routes: List[Tuple[Route, str]] = field(default_factory=list)
     rules: List[Tuple[Rule, str]] = field(default_factory=list)
+    services: Optional[settings.ServicesFile] = None  # the ``services:`` section, if any
 
 
 def read_file(root: Optional[yaml.Node], source: str, tables: RouteTables) -> FileConfig:
@@ -91,6 +95,8 @@ def read_file(root: Optional[yaml.Node], source: str, tables: RouteTables) -> Fi
         result.imports = _imports(fields["import"])
     for key, body in fields["interfaces"].entries() if "interfaces" in fields else ():
         _interface(key, body, result, tables)
+    if "services" in fields:
+        result.services = settings.read(fields["services"])
     return result
 
 

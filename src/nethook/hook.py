@@ -108,6 +108,11 @@ def restore(ctx: RunContext, event: Event, *, dry_run: bool = False, replay: boo
                        open_netlink=open_netlink or open_kernel)
     if not (dry_run or replay) and _fully_restored(result, taken):
         snapshot.consume(ctx.run_dir, event.ifname)
+    if result is not None and not dry_run:
+        from nethook.services import trigger
+
+        # Daemons bound to what came back are checked by a detached process.
+        trigger.after_restore(ctx, event.ifname, result)
     return result
 
 

@@ -1,0 +1,223 @@
+"""From a hook to one detached services check: the queue in the run directory.
+
+A hook must return at once, and a check waits seconds for daemons to come back, so the hook
+only queues what it restored and starts ``nethook services-check IFACE`` in a new session
+with its standard streams closed (the shims' ``timeout`` kills its own process group, and a
+caller reading the hook's output must see it end). A burst of events makes one check:
+
+* ``RUN_DIR/services/pending/IFACE``: restored addresses, one JSON line each, appended
+  and taken under an flock of the file itself;
+* ``RUN_DIR/services/queued/IFACE``: made with O_EXCL by the hook that starts a check; the
+  next hooks see it and only append. The check removes it once it holds the services lock
+  and before it takes the queue, so an address queued after the take always finds the
+  marker gone and starts a check of its own (which waits for the lock). A marker older
+  than ``STALE_AFTER`` (its check died) is taken over.
+
+The hook starts a check only when one could find something to do: a watched daemon (ntpd,
+chronyd, xinetd) runs in this network namespace, or the configuration has a ``services:``
+section (for ``units``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import ipaddress
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional
+
+from nethook.context import RunContext
+from nethook.errors import ConfigError
+from nethook.files import private_dir
+from nethook.model import Address
+
+if TYPE_CHECKING:
+    from nethook.reconcile import RunResult
+    from nethook.services.settings import ServicesConfig
+
+log = logging.getLogger(__name__)
+SERVICES_DIR = "services"
+STALE_AFTER = 300.0  # a check takes at most about two minutes
+SPAWN_TIMEOUT = 5.0
+PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+
+Spawner = Callable[[RunContext, str], None]
+_MENTIONS_SERVICES = re.compile(r"(^|[{,\s])services\s*:", re.MULTILINE)
+
+
+def pending_path(run_dir: Path, ifname: str) -> Path:
+    return private_dir(run_dir / SERVICES_DIR / "pending") / ifname
+
+
+def marker_path(run_dir: Path, ifname: str) -> Path:
+    return private_dir(run_dir / SERVICES_DIR / "queued") / ifname
+
+
+def restored_addresses(result: RunResult) -> List[Address]:
+    """The addresses a run added (the kernel said so: not "already there")."""
+    from nethook.ops import Verb
+
+    return [r.op.target for r in result.report.applied
+            if isinstance(r.op.target, Address) and r.op.verb is not Verb.DELETE]
+
+
+def after_restore(ctx: RunContext, ifname: str, result: RunResult,
+                  spawn: Optional[Spawner] = None) -> bool:
+    """Queue what a hook restored for a services check; start one unless one is queued.
+
+    True when a check was started. Never raises for a file or process problem: the
+    restore is done, and this only logs."""
+    addresses = restored_addresses(result)
+    if not addresses:
+        return False
+    try:
+        if not worth_checking(ctx):
+            return False
+        append(ctx.run_dir, ifname, addresses)
+        if not claim(ctx.run_dir, ifname):
+            log.debug("%s: a services check is already queued", ifname)
+            return False
+    except OSError as exc:
+        log.warning("%s: cannot queue the services check: %s", ifname, exc)
+        return False
+    try:
+        (spawn or spawn_check)(ctx, ifname)
+    except (OSError, subprocess.SubprocessError) as exc:
+        release(ctx.run_dir, ifname)  # the next restore tries again
+        log.warning("%s: cannot start the services check: %s", ifname, exc)
+        return False
+    return True
+
+
+def watched_settings(ctx: RunContext) -> ServicesConfig:
+    """The ``services:`` settings; with an invalid configuration, the defaults."""
+    from nethook.desired import load_config
+    from nethook.services.settings import ServicesConfig
+
+    try:
+        return load_config(ctx, imports=False).services
+    except ConfigError as exc:
+        log.warning("invalid configuration, services checked with the defaults: %s", exc)
+        return ServicesConfig()
+
+
+def worth_checking(ctx: RunContext) -> bool:
+    """Whether a check could find something to do. Cheap (the hook must not parse the
+    configuration again) and erring towards checking: a watched daemon runs in this
+    network namespace, or a configuration file mentions ``services``. The check itself
+    reads the settings properly, and does nothing when nothing is watched."""
+    from nethook.services import processes
+    from nethook.services.watches import DAEMON_COMMS
+
+    if processes.find(set(DAEMON_COMMS.values())):
+        return True
+    from nethook.config import discover
+
+    try:
+        paths = discover(ctx.root, ctx.config)
+    except ConfigError:
+        return False
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if _MENTIONS_SERVICES.search(text):
+            return True
+    return False
+
+
+def append(run_dir: Path, ifname: str, addresses: Iterable[Address]) -> None:
+    lines = "".join(json.dumps(_to_json(a), sort_keys=True) + "\n" for a in addresses)
+    fd = os.open(pending_path(run_dir, ifname), os.O_WRONLY | os.O_CREAT | os.O_APPEND
+                 | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, lines.encode())
+    finally:
+        os.close(fd)
+
+
+def take(run_dir: Path, ifname: str) -> List[Address]:
+    """Everything queued for ``ifname``, each address once, in order; the queue is emptied."""
+    try:
+        fd = os.open(pending_path(run_dir, ifname), os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return []
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with os.fdopen(os.dup(fd), "r", encoding="utf-8") as handle:
+            text = handle.read()
+        os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)
+    found: Dict[Address, None] = {}
+    for line in text.splitlines():
+        try:
+            found.setdefault(_from_json(json.loads(line), ifname))
+        except (ValueError, KeyError, TypeError):
+            log.warning("%s: skipping an unreadable queued address: %r", ifname, line[:200])
+    return list(found)
+
+
+def claim(run_dir: Path, ifname: str) -> bool:
+    """Mark a check as queued; False when one already is (and is not stale)."""
+    path = marker_path(run_dir, ifname)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        try:
+            age = time.time() - path.stat().st_mtime
+        except FileNotFoundError:
+            return claim(run_dir, ifname)  # the check removed it just now
+        if age < STALE_AFTER:
+            return False
+        log.warning("%s: the queued services check never ran (%.0f s); starting another",
+                    ifname, age)
+        path.unlink(missing_ok=True)
+        return claim(run_dir, ifname)
+    os.close(fd)
+    return True
+
+
+def release(run_dir: Path, ifname: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        marker_path(run_dir, ifname).unlink()
+
+
+def spawn_check(ctx: RunContext, ifname: str) -> None:
+    """``nethook services-check IFACE`` with this run's paths, detached from the hook."""
+    argv = [sys.executable, "-m", "nethook", "services-check", ifname,
+            "--root", str(ctx.root), "--state-dir", str(ctx.state_dir),
+            "--run-dir", str(ctx.run_dir)]
+    if ctx.config is not None:
+        argv += ["--config", str(ctx.config)]
+    null = subprocess.DEVNULL
+    setsid = shutil.which("setsid", path=PATH)
+    if setsid:
+        # setsid forks, and its parent exits at once: the check is not our child, so a
+        # long-running caller (the watcher) is left no zombie to reap.
+        subprocess.run([setsid, "--fork", *argv], stdin=null, stdout=null, stderr=null,
+                       cwd="/", check=False, timeout=SPAWN_TIMEOUT)
+    else:
+        subprocess.Popen(argv, stdin=null, stdout=null, stderr=null, cwd="/",
+                         start_new_session=True)
+
+
+def _to_json(address: Address) -> Dict[str, object]:
+    return {"address": address.interface.with_prefixlen, "label": address.label}
+
+
+def _from_json(data: Dict[str, object], ifname: str) -> Address:
+    label = data.get("label")
+    return Address(ifname, ipaddress.ip_interface(str(data["address"])),
+                   str(label) if label else None)
