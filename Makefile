@@ -11,6 +11,7 @@ VENV       ?= .venv
 PREFIX     ?= /usr
 SYSCONFDIR ?= /etc
 MANDIR     ?= $(PREFIX)/share/man
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR    ?=
 TOXARGS    ?=
 ARGS       ?=
@@ -21,9 +22,11 @@ TOX   = $(VENV)/bin/tox
 STAMP = $(VENV)/.nethook-deps
 
 # What the tests run: ip, dhclient, dnsmasq, ntpd, ifup, ping, unshare/mount, sysctl,
-# xinetd, and a systemd user manager on a private dbus-daemon (the services tests).
+# xinetd, and a systemd user manager on a private dbus-daemon (the services tests),
+# NetworkManager, systemd-networkd and their dispatchers (the watcher's end-to-end tests).
 DEBIAN_PACKAGES = iproute2 python3-venv isc-dhcp-client dnsmasq ntpsec ifupdown \
-                  iputils-ping util-linux procps xinetd systemd dbus-daemon
+                  iputils-ping util-linux procps xinetd systemd dbus-daemon \
+                  network-manager dnsmasq-base networkd-dispatcher
 
 # The non-Python files `make install` installs, as source:destination:mode.
 # A listed source that is missing fails the install; a new file is one more
@@ -39,6 +42,7 @@ INSTALL_FILES += hooks/networkd-dispatcher/50-nethook:$(PREFIX)/lib/networkd-dis
 INSTALL_FILES += hooks/rt_protos.d/nethook.conf:$(SYSCONFDIR)/iproute2/rt_protos.d/nethook.conf:0644
 INSTALL_FILES += etc/nethook.yaml:$(SYSCONFDIR)/nethook/nethook.yaml:0644
 INSTALL_FILES += man/nethook.8:$(MANDIR)/man8/nethook.8:0644
+INSTALL_FILES += hooks/systemd/nethook-watch.service:$(SYSTEMDUNITDIR)/nethook-watch.service:0644
 
 .PHONY: help deps debian-deps test lint type demo bench install clean \
         packages deb rpm packaging-deps check-versions packages-test

@@ -12,6 +12,9 @@ Two hook sets take turns, one renumbering each, in the same lab:
   ``/usr/bin/nethook`` (an overlay seen only by the lab's dhclient) a wrapper that sets
   every ``NETHOOK_*`` path itself, since dhclient gives its script only its own
   environment. The aliases are declared in the config; snapshots are on (the default).
+* ``watcher``: the same shims with ``nethook watch`` running in the client namespace
+  (started before the turn, stopped after it): the enter hook waits for the watcher's
+  snapshot, the exit hook hands BOUND over and returns, the watcher restores.
 * ``floor``: a sourced exit hook running one ``ip -batch`` that adds the 10 aliases,
   the least any restore can cost.
 
@@ -28,7 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from bench.sandbox import HOOKS, PREFIX, BenchError, Log, NethookDirs
 from bench.stats import rotated, summary
@@ -39,12 +42,15 @@ from tests.lab.dhcp_lab import (
     host_mount_leaks,
     missing_requirements,
 )
+from tests.lab.watcher import Watcher
 
 LEASES = ("10.77.0.10", "10.77.0.11")
 ALIASES = tuple((f"10.77.0.{50 + i}", f"eth0:{i}") for i in range(10))
 T1, T2 = 2, 4  # dhclient renews every 1.5-2 s: a renumbering shows within 2 s
-VARIANTS = ("nethook", "floor")
-LABELS = {"nethook": "nethook (shipped Debian shims)", "floor": "floor (exit hook, one ip -batch)"}
+VARIANTS = ("nethook", "watcher", "floor")
+LABELS = {"nethook": "nethook (shipped Debian shims)",
+          "watcher": "nethook, shims + nethook watch",
+          "floor": "floor (exit hook, one ip -batch)"}
 SHIMS = {"enter": HOOKS / "dhclient-enter-hooks.d" / "nethook",
          "exit": HOOKS / "dhclient-exit-hooks.d" / "nethook"}
 FLOOR_HOOK = "nhbfloor"
@@ -72,7 +78,7 @@ def _install(lab: DhcpLab, variant: str, floor_hook: str) -> None:
     """Put ``variant``'s hooks in the lab's hook directories, and only them."""
     for kind, shim in SHIMS.items():
         target = (lab.enter_hook_dir if kind == "enter" else lab.exit_hook_dir) / "nethook"
-        if variant == "nethook":
+        if variant in ("nethook", "watcher"):
             shutil.copyfile(shim, target)
             target.chmod(0o644)
             if target.read_bytes() != shim.read_bytes():
@@ -156,7 +162,8 @@ def run_outage(runs: int, log: Log, python: str = sys.executable) -> Dict[str, A
                                  for ip, label in ALIASES), encoding="utf-8")
         with BenchLab(address=LEASES[0], t1=T1, t2=T2, autostart=False, base_dir=str(work),
                       extra_mounts=[Mount(str(bin_dir), "/usr/bin", "overlay")]) as lab:
-            samples = _measure(lab, runs, _FLOOR.format(batch=batch), log)
+            samples = _measure(lab, runs, _FLOOR.format(batch=batch), log,
+                               lambda: Watcher(dirs, lab.client_ns, python=python, args=()))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if host_mount_leaks():
@@ -164,8 +171,8 @@ def run_outage(runs: int, log: Log, python: str = sys.executable) -> Dict[str, A
     return _result(samples, runs)
 
 
-def _measure(lab: DhcpLab, runs: int, floor_hook: str, log: Log
-             ) -> Dict[str, List[Dict[str, Any]]]:
+def _measure(lab: DhcpLab, runs: int, floor_hook: str, log: Log,
+             watcher: Callable[[], Watcher]) -> Dict[str, List[Dict[str, Any]]]:
     _install(lab, "nethook", floor_hook)
     lab.start_dhclient()
     lab.wait_bound(LEASES[0])
@@ -176,7 +183,13 @@ def _measure(lab: DhcpLab, runs: int, floor_hook: str, log: Log
         for variant in rotated(VARIANTS, repetition):
             _install(lab, variant, floor_hook)
             turn += 1
-            sample = renumber_once(lab, LEASES[turn % 2])
+            if variant == "watcher":
+                with watcher() as running:
+                    sample = renumber_once(lab, LEASES[turn % 2])
+                    if running.stop() != 0:
+                        raise BenchError(f"the watcher failed:\n{running.log()[-2000:]}")
+            else:
+                sample = renumber_once(lab, LEASES[turn % 2])
             samples[variant].append(sample)
             log(f"  {variant:8s} run {repetition + 1}: aliases back after "
                 f"{sample['first_ms']:.1f}-{sample['last_ms']:.1f} ms "

@@ -30,7 +30,7 @@ if str(REPO) not in sys.path:  # `python bench/run.py` puts bench/, not the chec
 from bench import report  # noqa: E402
 from bench.sandbox import BenchError, Sandbox, missing_requirements, run_tool  # noqa: E402
 
-PARTS = ("scale", "noop", "phases", "irrelevant", "outage")
+PARTS = ("scale", "noop", "phases", "irrelevant", "watcher", "outage")
 DEFAULT_OUT = REPO / "bench" / "results" / "latest.json"
 
 
@@ -68,6 +68,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--irrelevant-runs", type=int, default=40)
     p.add_argument("--outage-runs", type=int, default=9,
                    help="lease changes per hook set in the DHCP lab")
+    p.add_argument("--watcher-sizes", type=_sizes, default=[1000],
+                   help="restore sizes N for the resident watcher (default 1000)")
+    p.add_argument("--watcher-runs", type=int, default=9)
+    p.add_argument("--flush-runs", type=int, default=9,
+                   help="losses no hook reports, restored by the watcher alone")
+    p.add_argument("--idle-seconds", type=float, default=20.0,
+                   help="how long the watcher's idle CPU time is measured")
     p.add_argument("--python", default=sys.executable,
                    help="the interpreter that runs nethook (default: this one)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
@@ -135,7 +142,7 @@ class Bench:
         o = self.options
         from bench import costs, phases, scale
 
-        wanted = set(o.parts) & {"scale", "noop", "phases", "irrelevant"}
+        wanted = set(o.parts) & {"scale", "noop", "phases", "irrelevant", "watcher"}
         if wanted:
             with Sandbox(python=o.python) as sandbox:
                 self.log(f"namespace {sandbox.ns}, files in {sandbox.base}")
@@ -151,6 +158,12 @@ class Bench:
                 if "irrelevant" in wanted:
                     self.part("irrelevant", lambda: {"irrelevant": costs.run_irrelevant(
                         sandbox, o.irrelevant_runs, self.log)})
+                if "watcher" in wanted:
+                    from bench import watcher
+
+                    self.part("watcher", lambda: {"watcher": watcher.run_watcher(
+                        sandbox, o.watcher_sizes, o.watcher_runs, o.flush_runs,
+                        o.idle_seconds, self.log, o.python)})
         if "outage" in o.parts:
             from bench import outage
 
@@ -165,7 +178,9 @@ def _parameters(options: argparse.Namespace) -> Dict[str, Any]:
     return {"parts": options.parts, "sizes": options.sizes, "runs": options.runs,
             "noop_sizes": options.noop_sizes, "noop_runs": options.noop_runs,
             "phases_size": options.phases_size, "phases_runs": options.phases_runs,
-            "irrelevant_runs": options.irrelevant_runs, "outage_runs": options.outage_runs}
+            "irrelevant_runs": options.irrelevant_runs, "outage_runs": options.outage_runs,
+            "watcher_sizes": options.watcher_sizes, "watcher_runs": options.watcher_runs,
+            "flush_runs": options.flush_runs, "idle_seconds": options.idle_seconds}
 
 
 def write(results: Dict[str, Any], out: Path) -> None:
@@ -178,7 +193,8 @@ def write(results: Dict[str, Any], out: Path) -> None:
 def main(argv: Optional[List[str]] = None) -> int:
     options = parser().parse_args(argv)
     if min(options.runs, options.noop_runs, options.phases_runs, options.irrelevant_runs,
-           options.outage_runs, options.phases_size) < 1:
+           options.outage_runs, options.phases_size, options.watcher_runs,
+           options.flush_runs) < 1:
         parser().error("run counts are at least 1")
     problem = missing_requirements()
     if problem:

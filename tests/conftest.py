@@ -25,6 +25,7 @@ from tests.netns import VethNamespace, privilege_problem, veth_namespace
 MARKERS = (
     "privileged: needs root and network namespaces",
     "e2e: runs real dhclient/dnsmasq/ntpd",
+    "stacks: runs real NetworkManager or systemd-networkd with their dispatchers",
 )
 
 

@@ -38,8 +38,8 @@ def _run(argv: Sequence[str], *, check: bool = True) -> subprocess.CompletedProc
     )
 
 
-def unique_name() -> str:
-    return f"{PREFIX}{uuid.uuid4().hex[:10]}"
+def unique_name(prefix: str = PREFIX) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
 
 
 def namespace_names() -> frozenset[str]:
@@ -125,14 +125,16 @@ class VethNamespace:
 
 @contextmanager
 def veth_namespace(
-    ifname: str = "eth0", peer_ifname: str = "veth0", *, ipv6: bool = True
+    ifname: str = "eth0", peer_ifname: str = "veth0", *, ipv6: bool = True,
+    prefix: str = PREFIX,
 ) -> Iterator[VethNamespace]:
     """Two fresh namespaces joined by a veth pair whose ends are both up.
 
     ``ipv6=False`` disables IPv6 in both, which keeps link-local addresses
-    and router solicitations out of what a test observes.
+    and router solicitations out of what a test observes. ``prefix`` starts
+    both names (``nht-`` unless a suite uses its own).
     """
-    stem = unique_name()
+    stem = unique_name(prefix)
     with namespace(stem) as ns, namespace(f"{stem}-peer") as peer:
         veth = ["ip", "link", "add", ifname, "netns", ns.name, "type", "veth"]
         _run([*veth, "peer", "name", peer_ifname, "netns", peer.name])

@@ -131,6 +131,12 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("interface")
     check.set_defaults(handler=_cmd_services_check)
 
+    watch = sub.add_parser("watch", parents=[common],
+                           help="stay running: restore what is kept as soon as it is lost")
+    watch.add_argument("--no-dbus", action="store_true",
+                       help="follow hooks and netlink only, not NetworkManager or networkd")
+    watch.set_defaults(handler=_cmd_watch)
+
     doctor = sub.add_parser("doctor", parents=[common],
                             help="find misconfigurations that lose aliases, rules and routes")
     doctor.add_argument("--fix", action="store_true",
@@ -253,6 +259,9 @@ def _cmd_status(args: argparse.Namespace, ctx: RunContext) -> int:
         netlink.close()
     assessments = assess(desired, observed)
     events = _last_events(ctx)
+    from nethook.watch import status as watcher
+
+    running = watcher.report(ctx)
     from nethook.services import status as services
 
     listening, warnings = services.assess(ctx.root, config.services, sorted(
@@ -260,10 +269,11 @@ def _cmd_status(args: argparse.Namespace, ctx: RunContext) -> int:
     for warning in warnings:
         log.warning("%s", warning)
     if _option(args, "json", False):
-        _print_json(dict(render.status_json(assessments, events),
+        _print_json(dict(render.status_json(assessments, events), watcher=running,
                          services=services.to_json(listening)))
     else:
-        print(render.status_text(assessments, events) + services.text(listening), end="")
+        print(render.status_text(assessments, events) + watcher.text(running)
+              + services.text(listening), end="")
     missing = [a for a in assessments if a.state is not State.PRESENT]
     deaf = [s for s in listening if s.missing]
     return ExitCode.INCOMPLETE if missing or deaf else ExitCode.OK
@@ -285,6 +295,12 @@ def _cmd_doctor(args: argparse.Namespace, ctx: RunContext) -> int:
     from nethook.doctor.run import main as doctor
 
     return doctor(ctx, fix=bool(args.fix), as_json=bool(_option(args, "json", False)))
+
+
+def _cmd_watch(args: argparse.Namespace, ctx: RunContext) -> int:
+    from nethook.watch.daemon import Options, main
+
+    return main(ctx, Options(dbus=not args.no_dbus))
 
 
 def _cmd_services_check(args: argparse.Namespace, ctx: RunContext) -> int:

@@ -7,15 +7,16 @@ its caller: every failure is logged (syslog, ident ``nethook``) and swallowed he
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, Optional, Tuple
 
 from nethook import journal
 from nethook.context import RunContext
 from nethook.errors import ConfigError
 from nethook.events import Event, Kind
-from nethook.model import Desired
+from nethook.model import Desired, KernelObject
 
 if TYPE_CHECKING:
     from nethook.config import Config
@@ -72,12 +73,19 @@ def run_hook(source: str, argv: Sequence[str], env: Mapping[str, str],
     """Translate and handle one hook call. Always returns 0."""
     try:
         event = TRANSLATORS[source](argv, env)
-        if event is None:
+        if event is None or _forwarded(ctx, event):
             return 0
         handle(ctx, event)
     except Exception:  # the hook boundary: never fail the caller
         log.exception("hook %s failed; the interface was left as it was", source)
     return 0
+
+
+def _forwarded(ctx: RunContext, event: Event) -> bool:
+    """A running watcher took the event (it answers in milliseconds, or not at all)."""
+    from nethook.watch import client
+
+    return client.forward(ctx.run_dir, event) is not None
 
 
 def handle(ctx: RunContext, event: Event,
@@ -94,19 +102,27 @@ def handle(ctx: RunContext, event: Event,
 
 
 def restore(ctx: RunContext, event: Event, *, dry_run: bool = False, replay: bool = False,
-            open_netlink: Optional[NetlinkFactory] = None) -> Optional[RunResult]:
+            open_netlink: Optional[NetlinkFactory] = None, config: Optional[Config] = None,
+            withhold: FrozenSet[KernelObject] = frozenset()) -> Optional[RunResult]:
     """Reconcile one interface. A hook's run is coalesced with a burst of others, and
-    consumes the snapshot once all of it is back; a replay does neither."""
+    consumes the snapshot once all of it is back; a replay does neither.
+
+    The watcher passes its loaded ``config``, and in ``withhold`` the objects its loop
+    protection holds back this time; they count as missing.
+    """
     from nethook import coalesce, snapshot
     from nethook.reconcile import open_kernel, reconcile
 
     assert event.ifname is not None
     arrival = None if replay else coalesce.arrive(ctx.run_dir, event.ifname)
-    declared, taken = desired_parts(ctx, event.ifname, consumed_too=replay)
+    declared, taken = desired_parts(ctx, event.ifname, config, consumed_too=replay)
     desired = declared if taken is None else declared.merged(taken)
+    if withhold:
+        desired = Desired(addresses=desired.addresses - withhold,
+                          routes=desired.routes - withhold, rules=desired.rules - withhold)
     result = reconcile(ctx, desired, event, dry_run=dry_run, arrival=arrival,
                        open_netlink=open_netlink or open_kernel)
-    if not (dry_run or replay) and _fully_restored(result, taken):
+    if not (dry_run or replay) and _fully_restored(result, taken, withhold):
         snapshot.consume(ctx.run_dir, event.ifname)
     if result is not None and not dry_run:
         from nethook.services import trigger
@@ -116,11 +132,12 @@ def restore(ctx: RunContext, event: Event, *, dry_run: bool = False, replay: boo
     return result
 
 
-def _fully_restored(result: Optional[RunResult], taken: Optional[Desired]) -> bool:
+def _fully_restored(result: Optional[RunResult], taken: Optional[Desired],
+                    withhold: FrozenSet[KernelObject] = frozenset()) -> bool:
     """Every snapshot object is in the kernel after this run (a coalesced run: unknown)."""
     if result is None or taken is None:
         return False
-    return not set(result.missing) & set(taken.objects())
+    return not (set(result.missing) | withhold) & set(taken.objects())
 
 
 def desired_for(ctx: RunContext, ifname: str, config: Optional[Config] = None) -> Desired:
@@ -152,15 +169,23 @@ def desired_parts(ctx: RunContext, ifname: str, config: Optional[Config] = None,
 
 
 def take_snapshot(ctx: RunContext, event: Event,
-                  open_netlink: Optional[NetlinkFactory] = None) -> None:
+                  open_netlink: Optional[NetlinkFactory] = None,
+                  config: Optional[Config] = None, deadline: Optional[float] = None) -> None:
+    """``deadline`` (``time.monotonic()``): the watcher's, when a hook waits for it; past
+    it, the hook has taken the snapshot itself and this one is not taken."""
     from nethook import snapshot
     from nethook.locking import RunLock
     from nethook.reconcile import open_kernel
 
     assert event.ifname is not None
-    if not _snapshot_enabled(ctx, event.ifname):
+    if not (config.snapshot_enabled(event.ifname) if config is not None
+            else _snapshot_enabled(ctx, event.ifname)):
         return
-    with RunLock(ctx.run_dir, ctx.lock_timeout):
+    wait = ctx.lock_timeout if deadline is None else max(deadline - time.monotonic(), 0.0)
+    with RunLock(ctx.run_dir, wait):
+        if deadline is not None and time.monotonic() > deadline:
+            log.debug("%s: the hook stopped waiting; it takes the snapshot", event.ifname)
+            return
         netlink = (open_netlink or open_kernel)()
         try:
             observed = netlink.observe([event.ifname], None)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nethook
 from nethook.cli import _parser
 from nethook.errors import ObserveError
 from nethook.model import Observed
@@ -89,6 +90,8 @@ def test_command_line() -> None:
 
 def test_the_cli_imports_doctor_only_when_asked() -> None:
     code = "import sys, nethook.cli; print(sorted(m for m in sys.modules if 'doctor' in m))"
+    # Wherever this run imports nethook from (src/, tox's env, pybuild's build tree).
+    where = str(Path(nethook.__file__).resolve().parent.parent)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={"PYTHONPATH": str(SRC)}, timeout=60, check=True)
+                          env={"PYTHONPATH": where}, timeout=60, check=True)
     assert proc.stdout.strip() == "[]"

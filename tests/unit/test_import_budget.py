@@ -49,3 +49,18 @@ def test_importing_the_cli_is_light() -> None:
 ])
 def test_an_irrelevant_event_imports_nothing_heavy(argv: list[str], env: dict[str, str]) -> None:
     assert probe(argv, env) == "0"
+
+
+@pytest.mark.parametrize("argv, env", [
+    (["hook", "dhclient-exit"], {"reason": "BOUND", "interface": "eth0"}),
+    (["hook", "dhclient-enter"], {"reason": "EXPIRE", "interface": "eth0"}),
+    (["hook", "networkmanager", "eth0", "up"], {}),
+])
+def test_handing_an_event_to_the_watcher_imports_nothing_heavy(
+        argv: list[str], env: dict[str, str], tmp_path: Path) -> None:
+    from tests.unit.test_watch_client import FakeWatcher
+
+    run_dir = tmp_path / "run"
+    with FakeWatcher(run_dir) as watcher:
+        assert probe(argv, {**env, "NETHOOK_RUN_DIR": str(run_dir)}) == "0"
+    assert [r["event"]["ifname"] for r in watcher.requests] == ["eth0"]
