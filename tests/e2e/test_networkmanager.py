@@ -125,8 +125,10 @@ def test_reapply_with_the_watcher(lab: NmLab, dirs: NethookDirs, watcher: Watche
     assert [d[2] for d in lab.dispatched()[dispatched:]] == ["reapply"]
     runs = runs_since(dirs, mark)
     sources = {(e["event"]["source"], e["event"]["reason"]) for e in runs}
-    # The dispatcher's event reached the watcher through the hook; netlink saw the loss.
-    assert ("networkmanager", "reapply") in sources
+    # Whichever reached the watcher first restored: netlink's view of the loss, or the
+    # dispatcher's event handed over by the hook. The other is then coalesced away (a
+    # run that started after it arrived covers it), so it may leave no journal line.
+    assert sources & {("networkmanager", "reapply"), ("netlink", "removal")}, sources
     assert any(e["results"] for e in runs)
 
 
