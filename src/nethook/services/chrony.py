@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from nethook.model import IPAddress
+from nethook.services.conffile import IncludingLoader, Reader
 
 COMM = "chronyd"
 PORT = 123
@@ -29,7 +30,6 @@ ONOFFLINE = ("chronyc", "onoffline")
 MAX_INCLUDE_DEPTH = 5
 _COMMENT = ("#", "%", "!", ";")
 
-Reader = Callable[[str], Optional[str]]
 Lister = Callable[[str], List[str]]  # a glob pattern to the paths it matches, sorted
 
 
@@ -62,25 +62,17 @@ def load(path: str, read: Reader, listing: Lister) -> ChronySetup:
                        loader.unreadable)
 
 
-class _Loader:
+class _Loader(IncludingLoader):
     def __init__(self, read: Reader, listing: Lister) -> None:
-        self.read = read
+        super().__init__(read)
         self.listing = listing
         self.bind: Dict[int, IPAddress] = {}
         self.port = PORT
-        self.files: List[str] = []
-        self.problems: List[str] = []
-        self.unreadable: Optional[str] = None
 
-    def file(self, path: str, depth: int) -> None:
-        try:
-            text = self.read(path)
-        except OSError as exc:
-            self.unreadable = self.unreadable or f"cannot read {path}: {exc.strerror}"
-            return
-        if text is None:
-            return
-        self.files.append(path)
+    def missing_include(self, path: str) -> Optional[str]:
+        return None  # chronyd itself says nothing of a missing include
+
+    def parse(self, text: str, path: str, depth: int) -> None:
         for number, line in enumerate(text.splitlines(), start=1):
             words = line.split()
             if words and not words[0].startswith(_COMMENT):

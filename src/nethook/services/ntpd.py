@@ -32,9 +32,10 @@ import ipaddress
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from nethook.model import IPAddress, IPNetwork, Origin
+from nethook.services.conffile import IncludingLoader, Reader
 
 COMM = "ntpd"
 PORT = 123
@@ -53,7 +54,6 @@ _LONG_WITH_ARG = {"configfile", "set-debug-level", "driftfile", "jaildir", "inte
                   "trustedkey", "user", "uinterval", "var", "dvar", "wait-sync"}
 _LONG_TO_SHORT = {"configfile": "c", "interface": "I", "keyfile": "k", "novirtualips": "L"}
 
-Reader = Callable[[str], Optional[str]]  # a path to its text; None: no such file
 
 
 @dataclass(frozen=True)
@@ -214,27 +214,17 @@ def load(path: str, read: Reader, command: Command = Command()) -> NtpSetup:
                     tuple(state.files), tuple(state.problems), state.unreadable)
 
 
-class _Loader:
+class _Loader(IncludingLoader):
     def __init__(self, read: Reader) -> None:
-        self.read = read
+        super().__init__(read)
         self.rules: List[NicRule] = []
         self.keys: Optional[str] = None
         self.controlkey: Optional[int] = None
-        self.files: List[str] = []
-        self.problems: List[str] = []
-        self.unreadable: Optional[str] = None
 
-    def file(self, path: str, depth: int) -> None:
-        try:
-            text = self.read(path)
-        except OSError as exc:
-            self.unreadable = self.unreadable or f"cannot read {path}: {exc.strerror}"
-            return
-        if text is None:
-            if depth:
-                self.problems.append(f"includefile {path}: no such file (ntpd skips it too)")
-            return
-        self.files.append(path)
+    def missing_include(self, path: str) -> Optional[str]:
+        return f"includefile {path}: no such file (ntpd skips it too)"
+
+    def parse(self, text: str, path: str, depth: int) -> None:
         directives, problems = parse_conf(text, path)
         self.problems.extend(problems)
         for keyword, args, origin in directives:

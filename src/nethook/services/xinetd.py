@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from nethook.model import IPAddress, Origin
+from nethook.services.conffile import IncludingLoader, Reader
 from nethook.services.settings import ListenerSpec
 
 COMM = "xinetd"
@@ -28,7 +29,6 @@ INIT_SCRIPTS = ("xinetd",)
 MAX_INCLUDE_DEPTH = 5
 _SOCKET_TYPES = {"stream": "tcp", "dgram": "udp"}
 
-Reader = Callable[[str], Optional[str]]
 Lister = Callable[[str], List[str]]  # a directory to its entry names; [] when absent
 
 
@@ -135,27 +135,11 @@ def _bound(section: _Section, defaults: Optional[_Section],
     return BoundService(section.name, ListenerSpec(proto, port, address), section.origin)
 
 
-class _Loader:
+class _Loader(IncludingLoader):
     def __init__(self, read: Reader, listing: Lister) -> None:
-        self.read = read
+        super().__init__(read)
         self.listing = listing
         self.sections: List[_Section] = []
-        self.files: List[str] = []
-        self.problems: List[str] = []
-        self.unreadable: Optional[str] = None
-
-    def file(self, path: str, depth: int) -> None:
-        try:
-            text = self.read(path)
-        except OSError as exc:
-            self.unreadable = self.unreadable or f"cannot read {path}: {exc.strerror}"
-            return
-        if text is None:
-            if depth:
-                self.problems.append(f"{path}: included but missing")
-            return
-        self.files.append(path)
-        self.parse(text, path, depth)
 
     def parse(self, text: str, path: str, depth: int) -> None:
         current: Optional[_Section] = None
