@@ -19,24 +19,19 @@ Everything started is stopped by PID; ``close()`` removes the namespaces and the
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import shutil
 import subprocess
-import tempfile
-from pathlib import Path
-from types import TracebackType
-from typing import Any, Dict, List, Optional, Sequence, Type
+from typing import Dict, List, Optional
 
-from tests.lab.procs import kill_and_wait, poll_until, terminate
+from tests.lab.procs import poll_until, terminate
+from tests.lab.stack_lab import PATH, TIMEOUT, LabError, StackLab
+from tests.lab.stack_lab import run as _run
 
-PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 IFACE = "nml1"
 SERVER = "10.78.1.1"
 NETWORKD = "/lib/systemd/systemd-networkd"
 DISPATCHER = "/usr/bin/networkd-dispatcher"
-TIMEOUT = 30.0
 
 _SYSTEM_CONF = """\
 <busconfig>
@@ -78,10 +73,6 @@ exec env -i PATH="{PATH}" DBUS_SYSTEM_BUS_ADDRESS="unix:path=$LAB/run/system_bus
 """
 
 
-class LabError(RuntimeError):
-    pass
-
-
 def missing_requirements() -> Optional[str]:
     if os.geteuid() != 0:
         return "the networkd lab needs root"
@@ -94,43 +85,9 @@ def missing_requirements() -> Optional[str]:
     return None
 
 
-class NetworkdLab:
-    def __init__(self, *, bin_dir: Path, scripts: Sequence[Path] = ()) -> None:
-        self.bin_dir = bin_dir
-        self.scripts = list(scripts)
-        self.tag = secrets.token_hex(3)
-        self.server_ns = f"nml-{self.tag}-srv"
-        self.client_ns = f"nml-{self.tag}-nd"
-        self.dir = Path(tempfile.mkdtemp(prefix=f"nml-{self.tag}-", dir="/tmp"))
-        self._namespaces: List[str] = []
-        self._procs: Dict[str, subprocess.Popen[bytes]] = {}
-
-    @property
-    def bus_address(self) -> str:
-        return f"unix:path={self.dir}/run/system_bus_socket"
-
-    @property
-    def trace(self) -> Path:
-        return self.dir / "log" / "dispatcher-trace"
-
-    def dispatched(self) -> List[List[str]]:
-        """Every routable.d call so far: [time, interface, state]."""
-        try:
-            return [line.split() for line in self.trace.read_text().splitlines()]
-        except FileNotFoundError:
-            return []
-
-    def __enter__(self) -> NetworkdLab:
-        try:
-            self.up()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, kind: Optional[Type[BaseException]], value: Optional[BaseException],
-                 traceback: Optional[TracebackType]) -> None:
-        self.close()
+class NetworkdLab(StackLab):
+    iface = IFACE
+    client_suffix = "nd"
 
     def up(self) -> None:
         self._write_files()
@@ -198,22 +155,11 @@ class NetworkdLab:
         return ["nsenter", "-t", str(self._procs["networkd"].pid), "-m", "-n", "env", "-i",
                 f"PATH={PATH}", f"DBUS_SYSTEM_BUS_ADDRESS={self.bus_address}", *argv]
 
-    def close(self) -> None:
-        try:
-            for name in ("dispatcher", "networkd", "dbus", "dnsmasq"):
-                proc = self._procs.pop(name, None)
-                if proc is not None:
-                    terminate(proc, 5.0)
-            for name in self._namespaces:
-                leftovers = subprocess.run(["ip", "netns", "pids", name], capture_output=True,
-                                           text=True).stdout.split()
-                kill_and_wait(int(pid) for pid in leftovers)
-        finally:
-            for name in self._namespaces:
-                subprocess.run(["ip", "netns", "delete", name], capture_output=True)
-            self._namespaces.clear()
-            if os.environ.get("NETHOOK_LAB_KEEP") != "1":
-                shutil.rmtree(self.dir, ignore_errors=True)
+    def stop_processes(self) -> None:
+        for name in ("dispatcher", "networkd", "dbus", "dnsmasq"):
+            proc = self._procs.pop(name, None)
+            if proc is not None:
+                terminate(proc, 5.0)
 
     # -- looking and poking ----------------------------------------------------------------
 
@@ -226,34 +172,8 @@ class NetworkdLab:
         return any(line.split()[1:2] == [IFACE] and line.split()[-1] == "configured"
                    for line in out.splitlines() if line.strip())
 
-    def ip(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return _run(["ip", "-n", self.client_ns, *args])
-
-    def addresses(self) -> List[Dict[str, Any]]:
-        out = _run(["ip", "-j", "-n", self.client_ns, "-4", "addr", "show", "dev", IFACE])
-        return [a for link in json.loads(out.stdout or "[]") for a in link["addr_info"]]
-
-    def lease(self) -> Optional[str]:
-        dynamic = [a["local"] for a in self.addresses() if a.get("dynamic")]
-        return dynamic[0] if dynamic else None
-
     def _log(self, name: str) -> str:
         try:
             return (self.dir / "log" / f"{name}.log").read_text(errors="replace")
         except FileNotFoundError:
             return ""
-
-    def tails(self, lines: int = 25) -> str:
-        parts = []
-        for path in sorted((self.dir / "log").glob("*")):
-            text = path.read_text(errors="replace").splitlines()[-lines:]
-            parts.append(f"--- {path.name}\n" + "\n".join(text))
-        return "\n".join(parts)
-
-
-def _run(argv: Sequence[str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(list(argv), env={"PATH": PATH}, capture_output=True, text=True,
-                          timeout=TIMEOUT)
-    if check and done.returncode != 0:
-        raise LabError(f"{' '.join(argv)}: exit {done.returncode}: {done.stderr.strip()}")
-    return done

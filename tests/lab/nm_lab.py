@@ -23,23 +23,19 @@ them, included); the namespaces and the directory are removed by ``close()``.
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Dict, List, Optional, Sequence, Type
+from typing import Dict, List, Optional, Sequence
 
 from tests.lab.procs import is_running, kill_and_wait, poll_until, terminate
+from tests.lab.stack_lab import PATH, TIMEOUT, LabError, StackLab
+from tests.lab.stack_lab import run as _run
 
-PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 IFACE = "nml0"
 SERVER = "10.78.0.1"
 RANGES = {"first": ("10.78.0.100", "10.78.0.150"), "second": ("10.78.0.200", "10.78.0.240")}
-TIMEOUT = 30.0
 
 _SYSTEM_CONF = """\
 <busconfig>
@@ -121,10 +117,6 @@ exec env -i PATH="{PATH}" LANG=C.UTF-8 \\
 """
 
 
-class LabError(RuntimeError):
-    pass
-
-
 def missing_requirements() -> Optional[str]:
     if os.geteuid() != 0:
         return "the NetworkManager lab needs root"
@@ -142,50 +134,13 @@ def nm_version() -> tuple[int, ...]:
     return tuple(int(p) for p in done.stdout.strip().split("-")[0].split(".")[:3])
 
 
-class NmLab:
+class NmLab(StackLab):
+    iface = IFACE
+
     def __init__(self, *, bin_dir: Path, scripts: Sequence[Path] = (), t1: int = 4,
                  t2: int = 6) -> None:
-        self.bin_dir = bin_dir
-        self.scripts = list(scripts)
+        super().__init__(bin_dir=bin_dir, scripts=scripts)
         self.t1, self.t2 = t1, t2
-        self.tag = secrets.token_hex(3)
-        self.server_ns = f"nml-{self.tag}-srv"
-        self.client_ns = f"nml-{self.tag}-cli"
-        self.dir = Path(tempfile.mkdtemp(prefix=f"nml-{self.tag}-", dir="/tmp"))
-        self._namespaces: List[str] = []
-        self._procs: Dict[str, subprocess.Popen[bytes]] = {}
-
-    # -- paths -------------------------------------------------------------------------------
-
-    @property
-    def bus_address(self) -> str:
-        return f"unix:path={self.dir}/run/system_bus_socket"
-
-    @property
-    def trace(self) -> Path:
-        return self.dir / "log" / "dispatcher-trace"
-
-    def dispatched(self) -> List[List[str]]:
-        """Every dispatcher call so far: [time, interface, action]."""
-        try:
-            return [line.split() + [""] * (3 - len(line.split()))
-                    for line in self.trace.read_text().splitlines()]
-        except FileNotFoundError:
-            return []
-
-    # -- up and down -------------------------------------------------------------------------
-
-    def __enter__(self) -> NmLab:
-        try:
-            self.up()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, kind: Optional[Type[BaseException]], value: Optional[BaseException],
-                 traceback: Optional[TracebackType]) -> None:
-        self.close()
 
     def up(self) -> None:
         self._write_files()
@@ -271,28 +226,16 @@ class NmLab:
             self._procs["nm"] = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
                                                  stderr=log)
 
-    def close(self) -> None:
-        """Stop everything by PID, remove the namespaces and the directory."""
-        try:
-            for name in ("nm", "dnsmasq"):
-                proc = self._procs.pop(name, None)
-                if proc is not None:
-                    terminate(proc, 5.0)
-            bus = self._procs.pop("dbus", None)
-            if bus is not None:
-                children = _children(bus.pid)  # nm-dispatcher, activated by the bus
-                terminate(bus, 5.0)
-                kill_and_wait(children)
-            for name in self._namespaces:
-                leftovers = subprocess.run(["ip", "netns", "pids", name], capture_output=True,
-                                           text=True).stdout.split()
-                kill_and_wait(int(pid) for pid in leftovers)
-        finally:
-            for name in self._namespaces:
-                subprocess.run(["ip", "netns", "delete", name], capture_output=True)
-            self._namespaces.clear()
-            if os.environ.get("NETHOOK_LAB_KEEP") != "1":
-                shutil.rmtree(self.dir, ignore_errors=True)
+    def stop_processes(self) -> None:
+        for name in ("nm", "dnsmasq"):
+            proc = self._procs.pop(name, None)
+            if proc is not None:
+                terminate(proc, 5.0)
+        bus = self._procs.pop("dbus", None)
+        if bus is not None:
+            children = _children(bus.pid)  # nm-dispatcher, activated by the bus
+            terminate(bus, 5.0)
+            kill_and_wait(children)
 
     # -- looking and poking ----------------------------------------------------------------
 
@@ -307,28 +250,8 @@ class NmLab:
                          check=False).stdout
         return out.strip().startswith("GENERAL.STATE:100")
 
-    def ip(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return _run(["ip", "-n", self.client_ns, *args])
-
-    def addresses(self) -> List[Dict[str, Any]]:
-        out = _run(["ip", "-j", "-n", self.client_ns, "-4", "addr", "show", "dev", IFACE])
-        return [a for link in json.loads(out.stdout or "[]") for a in link["addr_info"]]
-
-    def lease(self) -> Optional[str]:
-        """The dynamic (DHCP) address on the interface now."""
-        dynamic = [a["local"] for a in self.addresses() if a.get("dynamic")]
-        return dynamic[0] if dynamic else None
-
     def running(self) -> bool:
         return all(is_running(p.pid) for p in self._procs.values())
-
-    def tails(self, lines: int = 25) -> str:
-        parts = []
-        for path in sorted((self.dir / "log").glob("*")):
-            text = path.read_text(errors="replace").splitlines()[-lines:]
-            parts.append(f"--- {path.name}\n" + "\n".join(text))
-        return "\n".join(parts)
-
 
 def _children(pid: int) -> List[int]:
     found = []
@@ -341,13 +264,3 @@ def _children(pid: int) -> List[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 found.append(int(entry.name))
     return found
-
-
-def _run(argv: Sequence[str], env: Optional[Dict[str, str]] = None,
-         check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(list(argv), env=env or {"PATH": PATH}, capture_output=True,
-                          text=True, timeout=TIMEOUT)
-    if check and done.returncode != 0:
-        raise LabError(f"{' '.join(argv)}: exit {done.returncode}: {done.stderr.strip()}")
-    return done
-
