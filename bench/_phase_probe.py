@@ -66,10 +66,10 @@ def _pyroute2_decode(replies: List[Tuple[bytes, Any]]) -> List[Tuple[Any, str]]:
 def main() -> Dict[str, Any]:
     clock = time.perf_counter
     started = clock()
-    from nethook import reconcile
     from nethook.adapters import rtnl_codec
-    from nethook.context import RunContext
-    from nethook.desired import load_config
+    from nethook.base.context import RunContext
+    from nethook.engine import reconcile
+    from nethook.engine.desired import load_config
 
     imported = clock()
     from nethook.adapters import pyroute2_netlink

@@ -26,9 +26,9 @@ from bench.scale import prepare
 from bench.stats import ratio, rotated, summary
 from bench.workload import Workload
 
-NEEDED_IMPORTS = "import nethook.reconcile, nethook.adapters.pyroute2_netlink, yaml"
+NEEDED_IMPORTS = "import nethook.engine.reconcile, nethook.adapters.pyroute2_netlink, yaml"
 # The same but the adapter, whose import is pyroute2's: what a stdlib decoder would pay.
-IMPORTS_BUT_PYROUTE2 = "import nethook.reconcile, yaml"
+IMPORTS_BUT_PYROUTE2 = "import nethook.engine.reconcile, yaml"
 # What the exit shim and the wrapper run around Python (sh sourcing the shim, timeout,
 # sh running the wrapper), with `true` exec'd where the wrapper execs python.
 SHIM_CHAIN = "timeout -k 1 15 /bin/sh -c 'exec true' </dev/null >/dev/null || :"

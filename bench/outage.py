@@ -35,14 +35,14 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from bench.sandbox import HOOKS, PREFIX, BenchError, Log, NethookDirs
 from bench.stats import rotated, summary
-from tests.lab.dhcp_lab import (
+from lab.dhcp_lab import (
     DhcpLab,
     MonitorEvent,
     Mount,
     host_mount_leaks,
     missing_requirements,
 )
-from tests.lab.watcher import Watcher
+from lab.watcher import Watcher
 
 LEASES = ("10.77.0.10", "10.77.0.11")
 ALIASES = tuple((f"10.77.0.{50 + i}", f"eth0:{i}") for i in range(10))

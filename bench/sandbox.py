@@ -33,7 +33,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
 
-from tests.lab.nethook_env import NethookDirs as LabDirs
+from lab.nethook_env import NethookDirs as LabDirs
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"

@@ -36,11 +36,11 @@ from bench.sandbox import IFNAME, PREFIXLEN, TOOL_ENV, BenchError, Log, Sandbox,
 from bench.scale import break_state, prepare
 from bench.stats import ratio, rotated, summary
 from bench.workload import Workload, alias_ip
+from lab.dhcp_lab import parse_monitor
+from lab.procs import poll_until, terminate
+from lab.watcher import Watcher, outage_windows
 from nethook.events import Event, Kind
 from nethook.watch import client
-from tests.lab.dhcp_lab import parse_monitor
-from tests.lab.procs import poll_until, terminate
-from tests.lab.watcher import Watcher, outage_windows
 
 METHODS = ("watcher", "ip_batch")
 LABELS = {"watcher": "watcher (notification to last ack)",

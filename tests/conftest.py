@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.netns import VethNamespace, privilege_problem, veth_namespace
+from lab.netns import VethNamespace, privilege_problem, veth_namespace
 
 MARKERS = (
     "privileged: needs root and network namespaces",

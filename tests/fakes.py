@@ -16,10 +16,10 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
-from nethook.errors import NethookError, ObserveError
-from nethook.model import MAIN_TABLE, Address, Observed, Route, Rule
-from nethook.ops import AddressOp, Op, RouteOp, RuleOp, Verb
-from nethook.ports import Outcome
+from nethook.base.errors import NethookError, ObserveError
+from nethook.model.objects import MAIN_TABLE, Address, Observed, Route, Rule
+from nethook.model.ops import AddressOp, Op, RouteOp, RuleOp, Verb
+from nethook.model.ports import Outcome
 
 OK: Outcome = (0, "")
 LOCAL_TABLE = 255
@@ -52,7 +52,7 @@ def no_such_link(ifname: str) -> Outcome:
 
 
 class FakeNetlink:
-    """Implements ``nethook.ports.Netlink`` over in-memory kernel state.
+    """Implements ``nethook.model.ports.Netlink`` over in-memory kernel state.
 
     Links are up; with ``ipv6`` each link but ``lo`` has the fe80::/64 route the kernel
     adds (its link-local address is hidden from observers, as the adapter hides it).

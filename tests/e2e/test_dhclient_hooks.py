@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.lab.dhcp_lab import (
+from lab.dhcp_lab import (
     DhcpLab,
     IfAddress,
     MonitorEvent,
@@ -34,7 +34,7 @@ from tests.lab.dhcp_lab import (
     host_mount_leaks,
     missing_requirements,
 )
-from tests.lab.nethook_env import (
+from lab.nethook_env import (
     DEBIAN_ENTER,
     DEBIAN_EXIT,
     NethookDirs,

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.dhcp_lab import DhcpLab, Mount, host_mount_leaks, missing_requirements
-from tests.lab.ifupdown_lab import IfupdownLab
-from tests.lab.procs import is_running
+from lab.dhcp_lab import DhcpLab, Mount, host_mount_leaks, missing_requirements
+from lab.ifupdown_lab import IfupdownLab
+from lab.procs import is_running
 
 pytestmark = [pytest.mark.privileged, pytest.mark.e2e]
 

@@ -20,11 +20,11 @@ from typing import Any, Dict, List, Set
 
 import pytest
 
-from tests.lab import networkd_lab
-from tests.lab.nethook_env import NETWORKD, NethookDirs
-from tests.lab.networkd_lab import IFACE, NetworkdLab
-from tests.lab.procs import poll_until
-from tests.lab.watcher import Watcher
+from lab import networkd_lab
+from lab.nethook_env import NETWORKD, NethookDirs
+from lab.networkd_lab import IFACE, NetworkdLab
+from lab.procs import poll_until
+from lab.watcher import Watcher
 
 pytestmark = [pytest.mark.e2e, pytest.mark.stacks]
 

@@ -17,11 +17,11 @@ from typing import Any, Dict, List, Set
 
 import pytest
 
-from tests.lab import nm_lab
-from tests.lab.nethook_env import NETWORKMANAGER, NethookDirs
-from tests.lab.nm_lab import IFACE, NmLab
-from tests.lab.procs import poll_until
-from tests.lab.watcher import Watcher
+from lab import nm_lab
+from lab.nethook_env import NETWORKMANAGER, NethookDirs
+from lab.nm_lab import IFACE, NmLab
+from lab.procs import poll_until
+from lab.watcher import Watcher
 
 pytestmark = [pytest.mark.e2e, pytest.mark.stacks]
 

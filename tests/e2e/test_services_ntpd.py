@@ -22,9 +22,10 @@ from typing import Any
 
 import pytest
 
-from tests.lab.nethook_env import NethookDirs
-from tests.lab.procs import terminate
-from tests.lab.services_lab import (
+from lab.nethook_env import NethookDirs
+from lab.netns import VethNamespace, veth_namespace
+from lab.procs import terminate
+from lab.services_lab import (
     ALIAS,
     CHILD_PATH,
     DELETED,
@@ -41,7 +42,6 @@ from tests.lab.services_lab import (
     wait_for,
     wait_for_checks,
 )
-from tests.netns import VethNamespace, veth_namespace
 
 pytestmark = [pytest.mark.privileged, pytest.mark.e2e]
 

@@ -23,11 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from nethook.services.systemd_dbus import SystemdUnits
-from nethook.services.units import JobResult, UnitState
-from tests.conftest import require_privileged
-from tests.lab.nethook_env import NethookDirs
-from tests.lab.services_lab import (
+from lab.nethook_env import NethookDirs
+from lab.netns import VethNamespace, veth_namespace
+from lab.services_lab import (
     ALIAS,
     LEASE,
     PREFIX,
@@ -43,8 +41,10 @@ from tests.lab.services_lab import (
     wait_for,
     wait_for_checks,
 )
-from tests.lab.systemd_user import UserManager, missing_requirements
-from tests.netns import VethNamespace, veth_namespace
+from lab.systemd_user import UserManager, missing_requirements
+from nethook.adapters.systemd_dbus import SystemdUnits
+from nethook.model.ports import JobResult, UnitState
+from tests.conftest import require_privileged
 
 pytestmark = [pytest.mark.privileged, pytest.mark.e2e]
 

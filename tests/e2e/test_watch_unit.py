@@ -25,11 +25,11 @@ from typing import Dict
 
 import pytest
 
-from tests.lab import systemd_user
-from tests.lab.nethook_env import REPO, NethookDirs
-from tests.lab.procs import poll_until
-from tests.lab.systemd_user import UserManager
-from tests.netns import VethNamespace, veth_namespace
+from lab import systemd_user
+from lab.nethook_env import REPO, NethookDirs
+from lab.netns import VethNamespace, veth_namespace
+from lab.procs import poll_until
+from lab.systemd_user import UserManager
 
 pytestmark = [pytest.mark.e2e]
 

@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterator, List, Set
 
 import pytest
 
-from tests.netns import VethNamespace
+from lab.netns import VethNamespace
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 # NETHOOK_TEST_INSTALLED=1 (the package test, autopkgtest) runs the installed

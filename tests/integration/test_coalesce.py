@@ -1,4 +1,4 @@
-"""A burst of hook events for one interface ends in few reconciles (nethook.coalesce).
+"""A burst of hook events for one interface ends in few reconciles (nethook.engine.coalesce).
 
 Each test has a namespace whose eth0 holds the lease and lacks the aliases the test's
 configuration declares. Hooks run as separate ``python -m nethook hook dhclient-exit``
@@ -16,8 +16,8 @@ from typing import Dict, List, Tuple
 
 import pytest
 
-from tests.lab.nethook_env import NethookDirs, lab_config, reconcile_runs
-from tests.netns import VethNamespace, veth_namespace
+from lab.nethook_env import NethookDirs, lab_config, reconcile_runs
+from lab.netns import VethNamespace, veth_namespace
 
 pytestmark = pytest.mark.privileged
 

@@ -17,8 +17,8 @@ from typing import Any, Dict, List
 
 import pytest
 
+from lab.netns import VethNamespace
 from tests.integration.test_cli_kernel import COMMAND, SOURCE_PATH
-from tests.netns import VethNamespace
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "doctor"
 LEASE = ("valid_lft", "3600", "preferred_lft", "3600")  # what dhclient gives a lease

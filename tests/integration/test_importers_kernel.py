@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterator, List, Set
 
 import pytest
 
-from tests.netns import VethNamespace
+from lab.netns import VethNamespace
 
 pytestmark = pytest.mark.privileged
 

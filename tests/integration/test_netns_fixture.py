@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.netns import VethNamespace, namespace_names, veth_namespace
+from lab.netns import VethNamespace, namespace_names, veth_namespace
 
 pytestmark = pytest.mark.privileged
 

@@ -35,9 +35,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import pytest
 
-from nethook.hook import HOOK_LOCK_TIMEOUT
-from tests.lab.dhcp_lab import Mount, host_mount_leaks, private_mounts_argv
-from tests.lab.nethook_env import (
+from lab.dhcp_lab import Mount, host_mount_leaks, private_mounts_argv
+from lab.nethook_env import (
     ALL_SHIMS,
     DEBIAN_ENTER,
     DEBIAN_EXIT,
@@ -52,7 +51,8 @@ from tests.lab.nethook_env import (
     lab_config,
     reconcile_runs,
 )
-from tests.netns import VethNamespace, veth_namespace
+from lab.netns import VethNamespace, veth_namespace
+from nethook.engine.run import HOOK_LOCK_TIMEOUT
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "env"
 LEASE = "10.77.0.10"

@@ -21,11 +21,11 @@ from typing import Any, Dict, List, Set
 
 import pytest
 
-from tests.lab.dhcp_lab import parse_monitor
-from tests.lab.nethook_env import NethookDirs
-from tests.lab.procs import poll_until
-from tests.lab.watcher import Watcher, outage_windows
-from tests.netns import VethNamespace, veth_namespace
+from lab.dhcp_lab import parse_monitor
+from lab.nethook_env import NethookDirs
+from lab.netns import VethNamespace, veth_namespace
+from lab.procs import poll_until
+from lab.watcher import Watcher, outage_windows
 
 pytestmark = pytest.mark.privileged
 

@@ -11,9 +11,9 @@ import re
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
+from nethook.config.rt_tables import RouteTables, load_tables
 from nethook.importers.base import Imported
-from nethook.model import KernelObject, Origin, Rule
-from nethook.rt_tables import RouteTables, load_tables
+from nethook.model.objects import KernelObject, Origin, Rule
 
 Files = Dict[str, str]
 Reader = Callable[[Path, RouteTables], Imported]

@@ -20,12 +20,12 @@ from typing import List, Tuple
 import pytest
 import yaml
 
-from nethook import config_values as values
-from nethook.config import Config, discover, load
-from nethook.config_yaml import loader_class
-from nethook.errors import ConfigError
-from nethook.model import Address, Desired, Origin, Route, Rule
-from nethook.rt_tables import RouteTables, load_tables
+from nethook.base.errors import ConfigError
+from nethook.config import values
+from nethook.config.load import Config, discover, load
+from nethook.config.nodes import loader_class
+from nethook.config.rt_tables import RouteTables, load_tables
+from nethook.model.objects import Address, Desired, Origin, Route, Rule
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "config"
 NO_ROOT = Path("/nonexistent-root")

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import nethook
+from nethook.base.errors import ObserveError
 from nethook.cli import _parser
-from nethook.errors import ObserveError
-from nethook.model import Observed
+from nethook.model.objects import Observed
 from tests.unit.test_doctor_checks import (
     EXPECTED,
     copy_tree,

@@ -21,7 +21,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-from nethook.context import RunContext
+from nethook.base.context import RunContext
 from nethook.doctor.inputs import Owner
 from nethook.doctor.run import main
 from tests.unit.test_doctor_live import (

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Dict, Tuple
 
-from nethook.model import Route
+from nethook.model.objects import Route
 from tests.unit.test_doctor_checks import (  # in_fixtures: roots relative to the fixtures
     copy_tree,
     doctor,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Set, Tuple
 
 from nethook.doctor.live import SystemLive, parse_proc_net_udp
-from nethook.model import MAIN_TABLE, Address, IPAddress, Observed, Route, Rule
+from nethook.model.objects import MAIN_TABLE, Address, IPAddress, Observed, Route, Rule
 
 Socket = Tuple[IPAddress, int]
 

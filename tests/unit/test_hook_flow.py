@@ -14,12 +14,12 @@ from typing import List, Optional
 
 import pytest
 
-from nethook import coalesce, snapshot
-from nethook.context import RunContext
+from nethook.base.context import RunContext
+from nethook.engine import coalesce, snapshot
+from nethook.engine.run import handle, restore
 from nethook.events import Event, Kind
-from nethook.hook import handle, restore
-from nethook.model import Address, Route, Rule
-from nethook.ops import AddressOp, RouteOp, RuleOp, Verb
+from nethook.model.objects import Address, Route, Rule
+from nethook.model.ops import AddressOp, RouteOp, RuleOp, Verb
 from tests.fakes import FakeNetlink
 
 LEASE_OLD = ipaddress.ip_interface("10.77.0.10/24")

@@ -18,17 +18,17 @@ from typing import List
 import pytest
 
 from nethook import importers
+from nethook.base.context import RunContext
+from nethook.base.errors import ConfigError
 from nethook.cli import IMPORT_SOURCES, main
-from nethook.config import load
-from nethook.config_schema import IMPORT_SOURCES as SCHEMA_SOURCES
-from nethook.context import RunContext
-from nethook.desired import load_config
-from nethook.errors import ConfigError
+from nethook.config.load import load
+from nethook.config.rt_tables import load_tables
+from nethook.config.schema import IMPORT_SOURCES as SCHEMA_SOURCES
+from nethook.engine.desired import load_config
+from nethook.engine.run import desired_for, restore
 from nethook.events import Event, Kind
-from nethook.hook import desired_for, restore
 from nethook.importers.base import Imported
-from nethook.model import Address, Desired, Origin, Route
-from nethook.rt_tables import load_tables
+from nethook.model.objects import Address, Desired, Origin, Route
 from tests.fakes import FakeNetlink
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "importers"

@@ -8,8 +8,8 @@ from typing import List
 
 import pytest
 
+from nethook.config.rt_tables import load_tables
 from nethook.importers import ifcfg
-from nethook.rt_tables import load_tables
 from tests.unit.importer_cases import Files, case_lines, run_case
 
 NS = "etc/sysconfig/network-scripts/"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nethook.errors import ConfigError
+from nethook.base.errors import ConfigError
 from nethook.importers import ifupdown
 from tests.unit.importer_cases import case_lines, run_case
 

@@ -6,9 +6,9 @@ from typing import Dict, List, Optional
 
 import pytest
 
+from nethook.config.rt_tables import RouteTables, parse_rt_tables
 from nethook.importers import iproute, shellcmd
-from nethook.model import Origin, Rule
-from nethook.rt_tables import RouteTables, parse_rt_tables
+from nethook.model.objects import Origin, Rule
 
 NAMED = RouteTables(names={**RouteTables.builtin().names,
                            **{t.name: t for t in parse_rt_tables("100 uplink\n", "rt")}})

@@ -6,9 +6,9 @@ import ipaddress
 
 import pytest
 
-from nethook.model import Address, Desired, Observed, Origin, Route, Rule
-from nethook.ops import Verb
-from nethook.plan import State, assess, default_rule_priority, plan
+from nethook.engine.plan import State, assess, default_rule_priority, plan
+from nethook.model.objects import Address, Desired, Observed, Origin, Route, Rule
+from nethook.model.ops import Verb
 
 
 def addr(text: str, ifname: str = "eth0", label: str | None = None) -> Address:

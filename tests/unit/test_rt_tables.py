@@ -8,9 +8,8 @@ from typing import Dict, Union
 
 import pytest
 
-from nethook.errors import ConfigError
-from nethook.model import Origin
-from nethook.rt_tables import (
+from nethook.base.errors import ConfigError
+from nethook.config.rt_tables import (
     BUILTIN_ORIGIN,
     RouteTables,
     TableError,
@@ -18,6 +17,7 @@ from nethook.rt_tables import (
     load_tables,
     parse_rt_tables,
 )
+from nethook.model.objects import Origin
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rt_tables"
 BUILTIN = {"unspec": 0, "default": 253, "main": 254, "local": 255}

@@ -12,8 +12,8 @@ import pytest
 
 from nethook.adapters import rtnl_codec as codec
 from nethook.adapters import rtnl_decode as decode
-from nethook.model import Address, Route, Rule
-from nethook.ops import AddressOp, RouteOp, RuleOp, Verb
+from nethook.model.objects import Address, Route, Rule
+from nethook.model.ops import AddressOp, RouteOp, RuleOp, Verb
 
 NAMES = {2: "eth0", 7: "vlan.100"}
 

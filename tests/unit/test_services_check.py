@@ -15,16 +15,18 @@ from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 import pytest
 
-from nethook import journal
-from nethook.context import RunContext
-from nethook.errors import StateError
-from nethook.model import Address
-from nethook.services import processes, trigger
+from nethook.adapters.units import InitScripts
+from nethook.base.context import RunContext
+from nethook.base.errors import StateError
+from nethook.config.services import ListenerSpec
+from nethook.daemons import processes
+from nethook.daemons.listeners import Listener
+from nethook.engine import journal
+from nethook.model.objects import Address
+from nethook.model.ports import JobResult, UnitState
+from nethook.services import trigger
 from nethook.services.check import Checker, Ports, check_pending
-from nethook.services.listeners import Listener
 from nethook.services.ratelimit import RateLimit
-from nethook.services.settings import ListenerSpec
-from nethook.services.units import InitScripts, JobResult, UnitState
 from nethook.services.watches import DAEMON_COMMS, Remedy, Watch
 
 IP = ipaddress.ip_address
@@ -274,8 +276,8 @@ class Result:
     """The part of a RunResult the trigger reads."""
 
     def __init__(self, *addresses: Address) -> None:
-        from nethook.apply import ApplyReport, OpResult, Status
-        from nethook.ops import AddressOp, Verb
+        from nethook.engine.apply import ApplyReport, OpResult, Status
+        from nethook.model.ops import AddressOp, Verb
 
         self.report = ApplyReport(tuple(OpResult(AddressOp(Verb.ADD, a), Status.APPLIED)
                                         for a in addresses))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
-from nethook.services import chrony
+from nethook.daemons import chrony
 from nethook.services.watches import read_under
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "services" / "chrony"

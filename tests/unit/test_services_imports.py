@@ -23,7 +23,7 @@ def heavy_after(code: str) -> str:
 
 def test_the_services_modules_import_nothing_heavy() -> None:
     assert heavy_after("import nethook.services.check, nethook.services.trigger, "
-                       "nethook.services.status, nethook.services.units") == ""
+                       "nethook.services.status, nethook.adapters.units") == ""
 
 
 def test_a_check_with_nothing_queued_imports_nothing_heavy(tmp_path: Path) -> None:
@@ -34,6 +34,6 @@ def test_a_check_with_nothing_queued_imports_nothing_heavy(tmp_path: Path) -> No
 
 
 def test_choosing_init_scripts_imports_nothing_heavy(tmp_path: Path) -> None:
-    code = (f"from pathlib import Path\nfrom nethook.services.units import open_units\n"
+    code = (f"from pathlib import Path\nfrom nethook.adapters.units import open_units\n"
             f"print(open_units(Path('{tmp_path}')).kind)")
     assert heavy_after(code) == ""

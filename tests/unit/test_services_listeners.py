@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from nethook.errors import ObserveError
-from nethook.services import listeners
-from nethook.services.listeners import Listener, decode_address, parse
+from nethook.base.errors import ObserveError
+from nethook.daemons import listeners
+from nethook.daemons.listeners import Listener, decode_address, parse
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "services"
 IP = ipaddress.ip_address

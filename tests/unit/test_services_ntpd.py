@@ -14,9 +14,9 @@ from typing import Dict, Optional
 
 import pytest
 
-from nethook.model import Address
-from nethook.services import ntpd
-from nethook.services.ntpd import Command, NtpSetup, parse_command
+from nethook.daemons import ntpd
+from nethook.daemons.ntpd import Command, NtpSetup, parse_command
+from nethook.model.objects import Address
 from nethook.services.watches import _name_of, read_under
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "services" / "ntp" / "ntp.conf"

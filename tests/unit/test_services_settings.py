@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from nethook.config import Config, load
-from nethook.errors import ConfigError
-from nethook.model import Origin
-from nethook.services.settings import (
+from nethook.base.errors import ConfigError
+from nethook.config.load import Config, load
+from nethook.config.services import (
     DaemonSettings,
     ListenerSpec,
     ServicesConfig,
@@ -22,6 +21,7 @@ from nethook.services.settings import (
     listener,
     unit_name,
 )
+from nethook.model.objects import Origin
 
 IP = ipaddress.ip_address
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
-from nethook.services import xinetd
-from nethook.services.settings import ListenerSpec
+from nethook.config.services import ListenerSpec
+from nethook.daemons import xinetd
 from nethook.services.watches import names_under, read_under
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "services" / "xinetd"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nethook.config import load
-from nethook.model import Desired
+from nethook.config.load import load
+from nethook.model.objects import Desired
 
 SHIPPED = Path(__file__).resolve().parents[2] / "etc" / "nethook.yaml"
 

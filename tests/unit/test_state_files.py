@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from nethook import journal, ownership
-from nethook.apply import Status, judge
-from nethook.codec import from_dict, to_dict
-from nethook.errors import LockTimeout, StateError
-from nethook.locking import RunLock
-from nethook.model import Address, Route, Rule
-from nethook.ops import AddressOp, RuleOp, Verb
+from nethook.base.errors import LockTimeout, StateError
+from nethook.base.lock import RunLock
+from nethook.engine import journal, ownership
+from nethook.engine.apply import Status, judge
+from nethook.model.codec import from_dict, to_dict
+from nethook.model.objects import Address, Route, Rule
+from nethook.model.ops import AddressOp, RuleOp, Verb
 
 OBJECTS = [
     Address("eth0", ipaddress.ip_interface("10.77.0.50/24"), "eth0:0"),

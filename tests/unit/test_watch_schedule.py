@@ -8,7 +8,7 @@ import math
 import pytest
 
 from nethook.events import Event, Kind
-from nethook.model import Address
+from nethook.model.objects import Address
 from nethook.watch import backoff
 from nethook.watch.backoff import Backoff
 from nethook.watch.schedule import DEBOUNCE, DEBOUNCE_MAX, PREPARE_HOLD, Schedule

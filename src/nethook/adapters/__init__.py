@@ -1,1 +1,1 @@
-"""Adapters: the real implementations of the ports in ``nethook.ports``."""
+"""Adapters: the real implementations of the ports in ``nethook.model.ports``."""

@@ -27,10 +27,10 @@ from pyroute2.netlink.rtnl.rtmsg import rtmsg
 
 from nethook.adapters import rtnl_codec as codec
 from nethook.adapters.rtnl_codec import Frame
-from nethook.errors import NethookError, ObserveError
-from nethook.model import Address, IPAddress, IPInterface, IPNetwork, Observed, Route, Rule
-from nethook.ops import Op
-from nethook.ports import Outcome
+from nethook.base.errors import NethookError, ObserveError
+from nethook.model.objects import Address, IPAddress, IPInterface, IPNetwork, Observed, Route, Rule
+from nethook.model.ops import Op
+from nethook.model.ports import Outcome
 
 SOL_NETLINK = 270
 NETLINK_CAP_ACK = 10  # acks do not echo the request back
@@ -96,7 +96,7 @@ def _configure(sock: socket.socket) -> int:
 
 
 class PyrouteNetlink:
-    """Implements ``nethook.ports.Netlink``; also a context manager that closes it."""
+    """Implements ``nethook.model.ports.Netlink``; also a context manager that closes it."""
 
     def __init__(self, sock: socket.socket, window: int) -> None:
         self._sock = sock

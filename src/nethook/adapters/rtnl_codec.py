@@ -16,8 +16,8 @@ import struct
 from collections.abc import Collection, Iterator
 from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple, Type
 
-from nethook.model import Address, Route, Rule
-from nethook.ops import RTPROT_NETHOOK, AddressOp, Op, RouteOp, RuleOp, Verb
+from nethook.model.objects import Address, Route, Rule
+from nethook.model.ops import RTPROT_NETHOOK, AddressOp, Op, RouteOp, RuleOp, Verb
 
 # linux/netlink.h
 NLMSG_ERROR = 2

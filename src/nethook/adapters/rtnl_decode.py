@@ -17,7 +17,7 @@ from typing import Dict, NamedTuple, Optional, Tuple
 
 from nethook.adapters import rtnl_codec as codec
 from nethook.adapters.rtnl_codec import Frame
-from nethook.model import Address, IPAddress, IPNetwork, Route, Rule
+from nethook.model.objects import Address, IPAddress, IPNetwork, Route, Rule
 
 VERSIONS = {socket.AF_INET: 4, socket.AF_INET6: 6}
 KERNEL_LINK_LOCAL = ipaddress.ip_network("fe80::/64")

@@ -17,7 +17,7 @@ from typing import Dict, FrozenSet, List, Optional, Tuple
 
 from nethook.doctor.findings import Evidence, Finding, Severity
 from nethook.doctor.inputs import Inspection
-from nethook.model import MAIN_TABLE, Address, IPInterface, IPNetwork, Observed
+from nethook.model.objects import MAIN_TABLE, Address, IPInterface, IPNetwork, Observed
 
 CHECK = "aliases"
 # What lab notes §5.3 measured with promote_secondaries=1 on a lease change.

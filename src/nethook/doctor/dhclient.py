@@ -16,10 +16,10 @@ import re
 import stat
 from typing import List, Optional, Tuple
 
+from nethook.base.files import entry_names
 from nethook.doctor.findings import Evidence, Finding, Severity
 from nethook.doctor.inputs import Inspection
-from nethook.files import entry_names
-from nethook.model import Origin
+from nethook.model.objects import Origin
 
 CHECK = "dhclient"
 SCRIPTS = ("sbin/dhclient-script", "usr/sbin/dhclient-script")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Optional, Protocol, Tuple
 
 from nethook.doctor.live import Live
-from nethook.model import Origin
+from nethook.model.objects import Origin
 
 
 class Severity(enum.Enum):

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Tuple
 
+from nethook.base.files import write_atomic
 from nethook.doctor.findings import FixError
 from nethook.doctor.live import Live
-from nethook.files import write_atomic
-from nethook.model import Route
-from nethook.ops import RouteOp, Verb
+from nethook.model.objects import Route
+from nethook.model.ops import RouteOp, Verb
 
 GONE = frozenset({errno.ESRCH, errno.ENOENT})
 

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
+from nethook.base.files import entry_names
 from nethook.doctor.findings import Evidence, Finding, Severity
 from nethook.doctor.fixes import SetPermissions
 from nethook.doctor.inputs import Inspection
-from nethook.files import entry_names
 from nethook.importers.base import is_file, read_text
 
 CHECK = "hooks"

@@ -16,12 +16,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import FrozenSet, List, Optional, Tuple
 
-from nethook.config import Config, discover, load
-from nethook.config_schema import IMPORT_AUTO
-from nethook.context import RunContext
+from nethook.base.context import RunContext
+from nethook.base.errors import ConfigError
+from nethook.base.files import entry_names
+from nethook.config.load import Config, discover, load
+from nethook.config.rt_tables import RouteTables, load_tables
+from nethook.config.schema import IMPORT_AUTO
 from nethook.doctor.live import Live
-from nethook.errors import ConfigError
-from nethook.files import entry_names
 from nethook.importers import shellvars
 from nethook.importers.base import (  # the importers' careful readers
     Collector,
@@ -34,8 +35,7 @@ from nethook.importers.base import (  # the importers' careful readers
 )
 from nethook.importers.ifcfg import DIRECTORY as NETWORK_SCRIPTS
 from nethook.importers.ifupdown_files import INTERFACES, Reader, Stanza
-from nethook.model import Desired
-from nethook.rt_tables import RouteTables, load_tables
+from nethook.model.objects import Desired
 
 
 @dataclass(frozen=True)

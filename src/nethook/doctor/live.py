@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Dict, FrozenSet, List, Mapping, Optional, Protocol, Set, Tuple
 
-from nethook.model import IPAddress, Observed, Route
+from nethook.model.objects import IPAddress, Observed, Route
 
 Socket = Tuple[IPAddress, int]
 PROC = Path("/proc")
@@ -113,7 +113,7 @@ class SystemLive:
 
     def delete_route(self, route: Route) -> Tuple[int, str]:
         from nethook.adapters.pyroute2_netlink import open_netlink
-        from nethook.ops import RouteOp, Verb
+        from nethook.model.ops import RouteOp, Verb
 
         with open_netlink() as netlink:
             return netlink.execute([RouteOp(Verb.DELETE, route)])[0]

@@ -19,12 +19,12 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import List, Mapping, Optional
 
+from nethook.base.files import entry_names
 from nethook.doctor.findings import Evidence, Finding, Severity
 from nethook.doctor.fixes import RewriteFile
 from nethook.doctor.inputs import Inspection, ShellFile
-from nethook.files import entry_names
 from nethook.importers.base import BACKUP_SUFFIXES, is_backup, read_text
-from nethook.model import Origin
+from nethook.model.objects import Origin
 
 CHECK = "mac"
 UDEV_RULES = "etc/udev/rules.d"

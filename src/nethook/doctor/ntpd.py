@@ -22,7 +22,7 @@ from typing import List, Optional, Sequence, Tuple
 from nethook.doctor.findings import Evidence, Finding, Severity
 from nethook.doctor.inputs import Inspection
 from nethook.importers import shellvars
-from nethook.model import Address, IPAddress, Origin
+from nethook.model.objects import Address, IPAddress, Origin
 
 CHECK = "ntpd"
 NTP_PORT = 123

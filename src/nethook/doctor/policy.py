@@ -13,16 +13,16 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Dict, Iterator, List, Optional, Tuple
 
-from nethook.config_values import did_you_mean
+from nethook.base.errors import ConfigError
+from nethook.base.files import entry_names
+from nethook.config.rt_tables import BUILTIN_ORIGIN, RouteTables, TableError, TableName
+from nethook.config.values import did_you_mean
 from nethook.doctor.findings import Evidence, Finding, Severity
 from nethook.doctor.inputs import Inspection
-from nethook.errors import ConfigError
-from nethook.files import entry_names
 from nethook.importers.base import is_backup, read_text
 from nethook.importers.ifcfg import DIRECTORY as NETWORK_SCRIPTS
 from nethook.importers.iproute import IP_PROGRAMS
-from nethook.model import IPNetwork, Origin, Route, Rule
-from nethook.rt_tables import BUILTIN_ORIGIN, RouteTables, TableError, TableName
+from nethook.model.objects import IPNetwork, Origin, Route, Rule
 
 CHECK = "policy"
 SYSTEM_TABLES = {0: "unspec", 253: "default", 254: "main", 255: "local"}

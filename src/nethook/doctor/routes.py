@@ -24,13 +24,13 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
+from nethook.config.rt_tables import RouteTables
 from nethook.doctor.findings import Evidence, Finding, Severity
 from nethook.doctor.fixes import DeleteRoutes
 from nethook.doctor.inputs import Inspection
 from nethook.importers.base import is_backup
-from nethook.model import IPAddress, Observed, Origin, Route
-from nethook.ops import RouteOp, Verb
-from nethook.rt_tables import RouteTables
+from nethook.model.objects import IPAddress, Observed, Origin, Route
+from nethook.model.ops import RouteOp, Verb
 
 CHECK = "default-routes"
 

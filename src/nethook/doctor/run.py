@@ -16,7 +16,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, TextIO, Tuple
 
-from nethook.context import RunContext
+from nethook.base.context import RunContext
+from nethook.base.errors import NethookError
+from nethook.base.exit_codes import ExitCode
 from nethook.doctor import (
     aliases,
     dhclient,
@@ -32,8 +34,6 @@ from nethook.doctor import (
 from nethook.doctor.findings import Finding, FixError
 from nethook.doctor.inputs import ROOT, Inspection, Owner
 from nethook.doctor.live import Live, SystemLive
-from nethook.errors import NethookError
-from nethook.exit_codes import ExitCode
 
 log = logging.getLogger(__name__)
 Check = Callable[[Inspection], List[Finding]]

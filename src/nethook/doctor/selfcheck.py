@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from nethook import journal
+from nethook.base.errors import ConfigError
 from nethook.doctor.findings import Evidence, Finding, Severity
 from nethook.doctor.fixes import SetPermissions
 from nethook.doctor.inputs import Inspection
-from nethook.errors import ConfigError
+from nethook.engine import journal
 
 CHECK = "nethook"
 RECENT = timedelta(days=7)

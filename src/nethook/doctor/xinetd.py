@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Set, Tuple
 
+from nethook.base.files import entry_names
 from nethook.doctor.findings import Evidence, Finding, Severity
 from nethook.doctor.inputs import Inspection
-from nethook.files import entry_names
 from nethook.importers.base import is_file, read_text
-from nethook.model import IPAddress, Origin
+from nethook.model.objects import IPAddress, Origin
 
 CHECK = "xinetd"
 CONF = "etc/xinetd.conf"

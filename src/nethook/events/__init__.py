@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
-from nethook.model import IFNAME_MAX, IPAddress, IPInterface
+from nethook.model.objects import IFNAME_MAX, IPAddress, IPInterface
 
 log = logging.getLogger(__name__)
 MAX_VALUE = 256  # no variable nethook reads is longer; longer ones are refused unread

@@ -25,10 +25,10 @@ from importlib import import_module
 from pathlib import Path
 from typing import Dict, List, Protocol, Set, Tuple, cast
 
-from nethook.config_schema import IMPORT_AUTO, IMPORT_SOURCES
+from nethook.config.rt_tables import RouteTables
+from nethook.config.schema import IMPORT_AUTO, IMPORT_SOURCES
 from nethook.importers.base import Imported, Problem
-from nethook.model import Address, Desired, KernelObject, Route, Rule
-from nethook.rt_tables import RouteTables
+from nethook.model.objects import Address, Desired, KernelObject, Route, Rule
 
 MODULES: Dict[str, str] = {name: f"nethook.importers.{name}" for name in IMPORT_SOURCES}
 

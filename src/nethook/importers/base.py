@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-from nethook.errors import ConfigError
-from nethook.model import IPAddress, KernelObject, Origin
+from nethook.base.errors import ConfigError
+from nethook.model.objects import IPAddress, KernelObject, Origin
 
 # Backup and package-manager leftovers, skipped the way initscripts' is_ignored_file does.
 BACKUP_SUFFIXES: Tuple[str, ...] = ("~", ".bak", ".old", ".orig", ".rpmnew", ".rpmorig",

@@ -1,6 +1,6 @@
 """Imported objects written back as nethook's own YAML, each with where it came from.
 
-The text loads through :func:`nethook.config.load` to the same objects (with the same
+The text loads through :func:`nethook.config.load.load` to the same objects (with the same
 tables): ``nethook import > /etc/nethook/conf.d/50-imported.yaml`` moves a server to an
 explicit configuration. Tables print by name when rt_tables gives one unambiguous name.
 """
@@ -13,11 +13,11 @@ from typing import Callable, Dict, List, Optional, Tuple, TypeVar
 
 import yaml
 
-from nethook.config_schema import IPV6_DEFAULT_METRIC
-from nethook.config_yaml import TAG_STR, compose
-from nethook.errors import ConfigError
-from nethook.model import MAIN_TABLE, Address, KernelObject, Origin, Route, Rule
-from nethook.rt_tables import RouteTables
+from nethook.base.errors import ConfigError
+from nethook.config.nodes import TAG_STR, compose
+from nethook.config.rt_tables import RouteTables
+from nethook.config.schema import IPV6_DEFAULT_METRIC
+from nethook.model.objects import MAIN_TABLE, Address, KernelObject, Origin, Route, Rule
 
 T = TypeVar("T")
 _INDENT = "      "

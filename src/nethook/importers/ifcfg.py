@@ -38,8 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Set, Tuple
 
-from nethook import config_values as values
-from nethook.files import entry_names
+from nethook.base.files import entry_names
+from nethook.config import values
+from nethook.config.rt_tables import RouteTables
 from nethook.importers import ifcfg_routes, shellvars
 from nethook.importers.base import (
     Collector,
@@ -50,8 +51,7 @@ from nethook.importers.base import (
     prefix_of_netmask,
     read_text,
 )
-from nethook.model import IFNAME_MAX, Address, Origin
-from nethook.rt_tables import RouteTables
+from nethook.model.objects import IFNAME_MAX, Address, Origin
 
 NAME = "ifcfg"
 DIRECTORY = "etc/sysconfig/network-scripts"

@@ -18,11 +18,11 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from nethook import config_values as values
+from nethook.config import values
+from nethook.config.rt_tables import RouteTables
 from nethook.importers import iproute, shellvars
 from nethook.importers.base import Collector, classful_prefix, prefix_of_netmask
-from nethook.model import Origin
-from nethook.rt_tables import RouteTables
+from nethook.model.objects import Origin
 
 _KEY_VALUE = re.compile(r"^[ \t]*ADDRESS[0-9]+=", re.MULTILINE)
 _SKIPPED = re.compile(r"[ \t]*(#.*)?\Z")

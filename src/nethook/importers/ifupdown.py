@@ -29,12 +29,12 @@ import re
 from pathlib import Path
 from typing import Dict, List, Optional, Set, Tuple
 
-from nethook import config_values as values
+from nethook.config import values
+from nethook.config.rt_tables import RouteTables
 from nethook.importers import iproute, shellcmd
 from nethook.importers.base import Collector, Imported, exists, prefix_of_netmask
 from nethook.importers.ifupdown_files import INTERFACES, Reader, Stanza
-from nethook.model import Address, IPInterface, KernelObject, Origin
-from nethook.rt_tables import RouteTables
+from nethook.model.objects import Address, IPInterface, KernelObject, Origin
 
 NAME = "ifupdown"
 _FAMILIES = {"inet": 4, "inet6": 6}

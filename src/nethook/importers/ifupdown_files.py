@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Set, Tuple
 
-from nethook.errors import ConfigError
-from nethook.files import entry_names
+from nethook.base.errors import ConfigError
+from nethook.base.files import entry_names
 from nethook.importers.base import Collector, is_file, read_text
-from nethook.model import Origin
+from nethook.model.objects import Origin
 
 INTERFACES = "etc/network/interfaces"
 _RUN_PARTS_NAME = re.compile(r"[a-zA-Z0-9_-]+\Z")

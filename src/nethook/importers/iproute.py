@@ -17,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
-from nethook import config_values as values
-from nethook.config_schema import IPV6_DEFAULT_METRIC
-from nethook.model import (
+from nethook.config import values
+from nethook.config.rt_tables import RouteTables
+from nethook.config.schema import IPV6_DEFAULT_METRIC
+from nethook.model.objects import (
     MAIN_TABLE,
     Address,
     IPNetwork,
@@ -28,7 +29,6 @@ from nethook.model import (
     Route,
     Rule,
 )
-from nethook.rt_tables import RouteTables
 
 IP_PROGRAMS = frozenset({"ip", "/sbin/ip", "/bin/ip", "/usr/sbin/ip", "/usr/bin/ip"})
 DEFAULT_WORDS = frozenset({"default", "all", "any"})

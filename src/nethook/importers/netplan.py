@@ -31,14 +31,15 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import yaml
 
-from nethook import config_schema, config_yaml
-from nethook import config_values as values
-from nethook.config_yaml import Value
-from nethook.errors import ConfigError
-from nethook.files import entry_names
+from nethook.base.errors import ConfigError
+from nethook.base.files import entry_names
+from nethook.config import nodes as config_yaml
+from nethook.config import schema as config_schema
+from nethook.config import values
+from nethook.config.nodes import Value
+from nethook.config.rt_tables import RouteTables
 from nethook.importers.base import Collector, Imported, is_file, read_text
-from nethook.model import Address, KernelObject, Origin, Route, Rule
-from nethook.rt_tables import RouteTables
+from nethook.model.objects import Address, KernelObject, Origin, Route, Rule
 
 NAME = "netplan"
 DIRECTORIES = ("lib/netplan", "etc/netplan", "run/netplan")  # later ones shadow earlier

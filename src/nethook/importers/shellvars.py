@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 from nethook.importers.base import Problem
-from nethook.model import Origin
+from nethook.model.objects import Origin
 
 _ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)\Z", re.DOTALL)
 _TRUE = frozenset({"y", "yes", "true", "on", "1"})

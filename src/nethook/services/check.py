@@ -18,17 +18,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple
 
-from nethook import journal
-from nethook.context import RunContext
-from nethook.errors import ObserveError, StateError
-from nethook.exit_codes import ExitCode
-from nethook.locking import RunLock
-from nethook.model import Address
-from nethook.services import listeners, processes, trigger
-from nethook.services.listeners import Listener
+from nethook.adapters.units import PATH, open_units
+from nethook.base.context import RunContext
+from nethook.base.errors import ObserveError, StateError
+from nethook.base.exit_codes import ExitCode
+from nethook.base.lock import RunLock
+from nethook.config.services import ListenerSpec, ServicesConfig
+from nethook.daemons import listeners, processes
+from nethook.daemons.listeners import Listener
+from nethook.engine import journal
+from nethook.model.objects import Address
+from nethook.model.ports import UnitError, UnitManager
+from nethook.services import trigger
 from nethook.services.ratelimit import RateLimit
-from nethook.services.settings import ListenerSpec, ServicesConfig
-from nethook.services.units import PATH, UnitError, UnitManager, open_units
 from nethook.services.watches import DAEMON_COMMS, Remedy, Watch, build
 
 log = logging.getLogger(__name__)
@@ -215,7 +217,7 @@ class Checker:
 
     def _apply(self, watch: Watch, remedy: Remedy) -> Tuple[bool, str]:
         if remedy.kind == "ntpq":
-            from nethook.services.ntpd import ntpq_succeeded
+            from nethook.daemons.ntpd import ntpq_succeeded
 
             log.info("%s: %s: %s", self.scope, watch.service, " ".join(remedy.argv))
             _status, output = self.ports.run(remedy.argv, COMMAND_TIMEOUT)

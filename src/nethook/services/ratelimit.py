@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
-from nethook.errors import StateError
-from nethook.files import write_atomic
+from nethook.base.errors import StateError
+from nethook.base.files import write_atomic
 
 RECORD = Path("services") / "remedies.json"
 VERSION = 1

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
-from nethook.model import Address
-from nethook.services import listeners, processes
+from nethook.config.services import ServicesConfig
+from nethook.daemons import listeners, processes
+from nethook.model.objects import Address
 from nethook.services.check import missing, owned_inodes
-from nethook.services.settings import ServicesConfig
 from nethook.services.watches import DAEMON_COMMS, build
 
 

@@ -35,14 +35,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional
 
-from nethook.context import RunContext
-from nethook.errors import ConfigError
-from nethook.files import private_dir
-from nethook.model import Address
+from nethook.base.context import RunContext
+from nethook.base.errors import ConfigError
+from nethook.base.files import private_dir
+from nethook.model.objects import Address
 
 if TYPE_CHECKING:
-    from nethook.reconcile import RunResult
-    from nethook.services.settings import ServicesConfig
+    from nethook.config.services import ServicesConfig
+    from nethook.engine.reconcile import RunResult
 
 log = logging.getLogger(__name__)
 SERVICES_DIR = "services"
@@ -64,7 +64,7 @@ def marker_path(run_dir: Path, ifname: str) -> Path:
 
 def restored_addresses(result: RunResult) -> List[Address]:
     """The addresses a run added (the kernel said so: not "already there")."""
-    from nethook.ops import Verb
+    from nethook.model.ops import Verb
 
     return [r.op.target for r in result.report.applied
             if isinstance(r.op.target, Address) and r.op.verb is not Verb.DELETE]
@@ -100,8 +100,8 @@ def after_restore(ctx: RunContext, ifname: str, result: RunResult,
 
 def watched_settings(ctx: RunContext) -> ServicesConfig:
     """The ``services:`` settings; with an invalid configuration, the defaults."""
-    from nethook.desired import load_config
-    from nethook.services.settings import ServicesConfig
+    from nethook.config.services import ServicesConfig
+    from nethook.engine.desired import load_config
 
     try:
         return load_config(ctx, imports=False).services
@@ -115,12 +115,12 @@ def worth_checking(ctx: RunContext) -> bool:
     configuration again) and erring towards checking: a watched daemon runs in this
     network namespace, or a configuration file mentions ``services``. The check itself
     reads the settings properly, and does nothing when nothing is watched."""
-    from nethook.services import processes
+    from nethook.daemons import processes
     from nethook.services.watches import DAEMON_COMMS
 
     if processes.find(set(DAEMON_COMMS.values())):
         return True
-    from nethook.config import discover
+    from nethook.config.load import discover
 
     try:
         paths = discover(ctx.root, ctx.config)

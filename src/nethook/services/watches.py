@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from nethook.model import Address
-from nethook.services import chrony, ntpd, xinetd
-from nethook.services.processes import Process
-from nethook.services.settings import DaemonSettings, ListenerSpec, ServicesConfig
-from nethook.services.units import PATH
+from nethook.adapters.units import PATH
+from nethook.config.services import DaemonSettings, ListenerSpec, ServicesConfig
+from nethook.daemons import chrony, ntpd, xinetd
+from nethook.daemons.processes import Process
+from nethook.model.objects import Address
 
 DAEMON_COMMS = {"ntpd": ntpd.COMM, "chrony": chrony.COMM, "xinetd": xinetd.COMM}
 LIVE = Path("/")

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, Iterable, Optional
 
-from nethook.model import KernelObject
+from nethook.model.objects import KernelObject
 
 FIGHT_WINDOW = 10.0
 BASE = 1.0

@@ -19,15 +19,15 @@ import signal
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Optional
 
-from nethook import hook
-from nethook.config import Config
-from nethook.context import RunContext
-from nethook.desired import load_config
-from nethook.errors import ConfigError, NethookError
+from nethook.base.context import RunContext
+from nethook.base.errors import ConfigError, NethookError
+from nethook.config.load import Config
+from nethook.engine import run as hook
+from nethook.engine.desired import load_config
+from nethook.engine.reconcile import RunResult, open_kernel
 from nethook.events import Event, Kind
-from nethook.model import KernelObject
-from nethook.ops import Verb
-from nethook.reconcile import RunResult, open_kernel
+from nethook.model.objects import KernelObject
+from nethook.model.ops import Verb
 from nethook.watch import rtnl, sdnotify, server
 from nethook.watch.kept import Kept
 from nethook.watch.schedule import Job, Schedule

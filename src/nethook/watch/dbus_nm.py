@@ -20,7 +20,7 @@ from typing import Any, Dict, Mapping, Optional
 from dbus_next.message import Message
 
 from nethook.events import Event, Kind, addresses, interface_or_none
-from nethook.model import IPInterface
+from nethook.model.objects import IPInterface
 from nethook.watch.dbus_bus import PROPERTIES, Bus, Sink, unwrap
 
 log = logging.getLogger(__name__)

@@ -12,12 +12,12 @@ import logging
 from pathlib import Path
 from typing import Dict, FrozenSet, Iterator, List, Optional, Tuple
 
-from nethook.config import Config
-from nethook.context import RunContext
-from nethook.errors import StateError
-from nethook.hook import desired_parts
-from nethook.model import Address, Desired, KernelObject, Route, Rule
-from nethook.snapshot import snapshot_path
+from nethook.base.context import RunContext
+from nethook.base.errors import StateError
+from nethook.config.load import Config
+from nethook.engine.run import desired_parts
+from nethook.engine.snapshot import snapshot_path
+from nethook.model.objects import Address, Desired, KernelObject, Route, Rule
 
 log = logging.getLogger(__name__)
 

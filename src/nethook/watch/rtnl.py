@@ -19,8 +19,8 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Union
 
 from nethook.adapters import rtnl_codec as codec
 from nethook.adapters import rtnl_decode as decode
-from nethook.errors import NethookError
-from nethook.model import Address, Route, Rule
+from nethook.base.errors import NethookError
+from nethook.model.objects import Address, Route, Rule
 
 SOL_NETLINK = 270
 NETLINK_ADD_MEMBERSHIP = 1

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, List, Optional, Set
 
 from nethook.events import Event, Kind
-from nethook.model import IPInterface, KernelObject
+from nethook.model.objects import IPInterface, KernelObject
 from nethook.watch.backoff import Backoff
 
 DEBOUNCE = 0.05

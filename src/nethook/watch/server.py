@@ -16,8 +16,8 @@ import struct
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, Optional
 
-from nethook.errors import NethookError
-from nethook.files import private_dir
+from nethook.base.errors import NethookError
+from nethook.base.files import private_dir
 from nethook.watch.client import MAX_MESSAGE, PROTOCOL, WatcherUnavailable, call, socket_path
 
 log = logging.getLogger(__name__)

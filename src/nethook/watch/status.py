@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Dict, List, Optional
 
-from nethook import journal
-from nethook.context import RunContext
+from nethook.base.context import RunContext
+from nethook.engine import journal
 from nethook.watch.client import WatcherUnavailable, call, socket_path
 
 RECENT = 5

@@ -1,0 +1,171 @@
+"""The one use case every entry point ends in: lock, observe, plan, apply, record, journal."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable, Dict, FrozenSet, Optional, Tuple
+
+from nethook.base.context import RunContext
+from nethook.base.exit_codes import ExitCode
+from nethook.base.lock import RunLock
+from nethook.engine import coalesce, journal, ownership
+from nethook.engine.apply import ApplyReport, OpResult, Status, apply
+from nethook.engine.lease import respect_lease
+from nethook.engine.plan import plan as make_plan
+from nethook.events import Event
+from nethook.model.objects import Address, Desired, KernelObject, Observed, Route, Rule
+from nethook.model.ops import Plan, Verb
+from nethook.model.ports import Netlink
+
+log = logging.getLogger(__name__)
+
+NetlinkFactory = Callable[[], Netlink]
+
+
+def open_kernel() -> Netlink:
+    """The real adapter, imported only now: pyroute2 is the costliest import nethook has."""
+    from nethook.adapters.pyroute2_netlink import open_netlink
+
+    return open_netlink()
+
+
+@dataclass(frozen=True)
+class RunResult:
+    plan: Plan
+    report: ApplyReport
+    dry_run: bool
+
+    @property
+    def missing(self) -> Tuple[KernelObject, ...]:
+        """Declared objects the kernel still lacks after this run."""
+        pending = [] if not self.dry_run else [op.target for op in self.plan.ops
+                                               if op.verb is not Verb.DELETE]
+        failed = [r.op.target for r in self.report.failed]
+        return (*pending, *failed, *(s.target for s in self.plan.skipped))
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.INCOMPLETE if self.missing else ExitCode.OK
+
+
+def observe_scope(netlink: Netlink, desired: Desired,
+                  owned: Iterable[KernelObject] = ()) -> Observed:
+    owned = tuple(owned)
+    ifnames = set(desired.interfaces) | {o.ifname for o in owned if isinstance(o, Address)}
+    tables = set(desired.tables) | {o.table for o in owned if isinstance(o, (Route, Rule))}
+    return netlink.observe(sorted(ifnames), sorted(tables))
+
+
+def reconcile(ctx: RunContext, desired: Desired, event: Event, *, prune: bool = False,
+              dry_run: bool = False, open_netlink: NetlinkFactory = open_kernel,
+              arrival: Optional[int] = None) -> Optional[RunResult]:
+    """Make the kernel hold ``desired`` (already narrowed to the event's interface).
+
+    With ``arrival`` (a hook's number from coalesce.arrive), returns None when a run that
+    started after this event already covered it.
+    """
+    started = time.monotonic()
+    with RunLock(ctx.run_dir, ctx.lock_timeout):
+        if arrival is not None and event.ifname:
+            if coalesce.already_served(ctx.run_dir, event.ifname, arrival):
+                log.debug("%s: %s already covered by a later run", event.ifname, event.reason)
+                return None
+            coalesce.start_serving(ctx.run_dir, event.ifname)
+        owned = ownership.load(ctx.state_dir)
+        leftovers = _in_scope(owned, event.ifname) if prune else frozenset()
+        netlink = open_netlink()
+        try:
+            observed = observe_scope(netlink, desired, leftovers)
+            observed_at = time.monotonic()
+            allowed, withheld = respect_lease(desired, observed, event)
+            the_plan = make_plan(allowed, observed, leftovers)
+            the_plan = Plan(the_plan.ops, the_plan.skipped + withheld)
+            report = ApplyReport() if dry_run else apply(the_plan, netlink)
+        finally:
+            netlink.close()
+        applied_at = time.monotonic()
+        result = RunResult(the_plan, report, dry_run)
+        if not dry_run:
+            if report.results:
+                ownership.save(ctx.state_dir, _owned_after(owned, report))
+            durations = {"observe_ms": _ms(observed_at - started),
+                         "apply_ms": _ms(applied_at - observed_at),
+                         "total_ms": _ms(time.monotonic() - started)}
+            journal.append(ctx.state_dir, _journal_entry(event, result, durations))
+    _log_summary(event, result)
+    return result
+
+
+def _in_scope(owned: FrozenSet[KernelObject], ifname: Optional[str]) -> FrozenSet[KernelObject]:
+    if ifname is None:
+        return owned
+    return frozenset(o for o in owned if getattr(o, "ifname", None) == ifname)
+
+
+def _owned_after(owned: FrozenSet[KernelObject], report: ApplyReport) -> FrozenSet[KernelObject]:
+    added = {r.op.target for r in report.applied if r.op.verb is not Verb.DELETE}
+    gone = {r.op.target for r in report.results
+            if r.op.verb is Verb.DELETE and r.status is not Status.FAILED}
+    return frozenset((owned - gone) | added)
+
+
+def _journal_entry(event: Event, result: RunResult,
+                   durations: Dict[str, float]) -> Dict[str, object]:
+    return {
+        "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        "event": event.to_dict(),
+        "plan": list(result.plan.describe()),
+        "skipped": [f"{s.target.describe()}: {s.reason}" for s in result.plan.skipped],
+        "results": [_result_dict(r) for r in result.report.results],
+        "durations": durations,
+        "exit": int(result.exit_code),
+    }
+
+
+def _result_dict(result: OpResult) -> Dict[str, object]:
+    entry: Dict[str, object] = {"op": result.op.describe(), "status": result.status.value}
+    if result.status is Status.FAILED:
+        entry["error"] = result.reason
+    return entry
+
+
+def _log_summary(event: Event, result: RunResult) -> None:
+    scope = event.ifname or "all interfaces"
+    for skipped in result.plan.skipped:
+        log.warning("%s: cannot restore %s: %s", scope, skipped.target.describe(), skipped.reason)
+    if result.dry_run:
+        log.info("%s: %d operation(s) would run after %s", scope, len(result.plan.ops),
+                 event.describe())
+        return
+    done = _count_kinds(r for r in result.report.applied)
+    if done:
+        log.info("%s: %s after %s", scope, done, event.describe())
+    elif not result.plan.ops:
+        log.info("%s: nothing missing after %s", scope, event.describe())
+    if result.report.failed:
+        log.warning("%s: %d operation(s) failed", scope, len(result.report.failed))
+
+
+_PLURAL = {"address": "addresses", "route": "routes", "rule": "rules"}
+
+
+def _count_kinds(results: Iterable[OpResult]) -> str:
+    """``restored 2 addresses, 1 rule``: what an administrator reads in syslog."""
+    counts = Counter(("removed" if r.op.verb is Verb.DELETE else "restored",
+                      type(r.op.target).__name__.lower()) for r in results)
+    phrases = []
+    for verb in ("restored", "removed"):
+        kinds = [f"{n} {kind if n == 1 else _PLURAL[kind]}"
+                 for kind in _PLURAL for (v, k), n in counts.items() if (v, k) == (verb, kind)]
+        if kinds:
+            phrases.append(f"{verb} {', '.join(kinds)}")
+    return "; ".join(phrases)
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
