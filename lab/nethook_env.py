@@ -22,7 +22,11 @@ import os
 import shlex
 import shutil
 import stat
+import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +69,17 @@ printf 'call argc=%s %s\\n' "$#" "$*" >> {calls}
 trap '' TERM HUP INT
 while :; do sleep 1; done
 """
+
+
+@contextmanager
+def temporary_dirs(prefix: str, config: str | None = None) -> Iterator[NethookDirs]:
+    """NethookDirs in a short directory of its own under /tmp (unix socket paths have
+    107 bytes at most), removed afterwards."""
+    base = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    try:
+        yield NethookDirs.create(base, config)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -119,6 +134,15 @@ class NethookDirs:
         return {"NETHOOK_CONFIG": str(self.config), "NETHOOK_ROOT": str(self.root),
                 "NETHOOK_STATE_DIR": str(self.state), "NETHOOK_RUN_DIR": str(self.run),
                 "PYTHONPATH": str(SRC), "PYTHONDONTWRITEBYTECODE": "1"}
+
+    def command(self, netns: str, *args: str,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """``nethook ARGS`` (this checkout) in network namespace ``netns``, with these
+        directories and ``env`` (a hook's variables, say) added."""
+        return subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-m", "nethook",
+                               *args], env={"PATH": os.environ["PATH"], **self.env(),
+                                            **(env or {})},
+                              capture_output=True, text=True, timeout=60)
 
     def wrapper(self, kind: str = "run", *, log_stderr: bool = False,
                 name: str = "bin") -> Path:

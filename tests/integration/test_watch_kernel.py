@@ -8,12 +8,9 @@ inside the namespace and printed (``pytest -s`` shows it; ``make bench`` measure
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +19,7 @@ from typing import Any, Dict, List, Set
 import pytest
 
 from lab.dhcp_lab import parse_monitor
-from lab.nethook_env import NethookDirs
+from lab.nethook_env import NethookDirs, temporary_dirs
 from lab.netns import VethNamespace, veth_namespace
 from lab.procs import poll_until
 from lab.watcher import Watcher, outage_windows
@@ -55,18 +52,13 @@ def lab() -> Iterator[VethNamespace]:
 
 @pytest.fixture
 def dirs() -> Iterator[NethookDirs]:
-    base = Path(tempfile.mkdtemp(prefix="nhw-", dir="/tmp"))  # short: socket paths
-    try:
-        yield NethookDirs.create(base, CONFIG)
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+    with temporary_dirs("nhw-", CONFIG) as made:
+        yield made
 
 
 def nethook(lab: VethNamespace, dirs: NethookDirs, *args: str,
             env: Dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", "netns", "exec", lab.name, sys.executable, "-m", "nethook",
-                           *args], env={"PATH": os.environ["PATH"], **dirs.env(), **(env or {})},
-                          capture_output=True, text=True, timeout=60)
+    return dirs.command(lab.name, *args, env=env)
 
 
 def addresses(lab: VethNamespace) -> Set[str]:

@@ -82,17 +82,18 @@ def lease_change(kernel: Kernel) -> None:
 
 
 def test_snapshot_then_restore_after_a_lease_change(ctx: RunContext, kernel: Kernel) -> None:
-    handle(ctx, event(Kind.PREPARE, "EXPIRE", old=LEASE_OLD), kernel.open)
+    handle(ctx, event(Kind.PREPARE, "EXPIRE", old=LEASE_OLD), open_netlink=kernel.open)
     taken = snapshot.load(ctx.run_dir, "eth0")
     assert taken is not None
     assert taken.addresses == {ALIAS, OTHER_NET_ALIAS}  # not the lease: it is dynamic
     assert taken.routes == {TABLE_ROUTE} and taken.rules == {RULE}
 
     lease_change(kernel)
-    handle(ctx, event(Kind.PREPARE, "BOUND", new=LEASE_NEW), kernel.open)  # stripped: kept
+    handle(ctx, event(Kind.PREPARE, "BOUND", new=LEASE_NEW),
+           open_netlink=kernel.open)  # stripped: kept
     assert snapshot.load(ctx.run_dir, "eth0") == taken
     kernel.fake.lease(Address("eth0", LEASE_NEW))
-    handle(ctx, event(Kind.CONFIGURE, "BOUND", new=LEASE_NEW), kernel.open)
+    handle(ctx, event(Kind.CONFIGURE, "BOUND", new=LEASE_NEW), open_netlink=kernel.open)
 
     assert kernel.addresses() == ["10.77.0.11/24", "10.77.0.50/24", "192.0.2.7/32"]
     observed = kernel.open().observe(["eth0"], [100])
@@ -107,7 +108,7 @@ def test_snapshot_then_restore_after_a_lease_change(ctx: RunContext, kernel: Ker
 
 
 def test_alias_waits_for_the_new_lease_address(ctx: RunContext, kernel: Kernel) -> None:
-    handle(ctx, event(Kind.PREPARE, "EXPIRE", old=LEASE_OLD), kernel.open)
+    handle(ctx, event(Kind.PREPARE, "EXPIRE", old=LEASE_OLD), open_netlink=kernel.open)
     lease_change(kernel)
     result = restore(ctx, event(Kind.CONFIGURE, "BOUND", new=LEASE_NEW), open_netlink=kernel.open)
     assert result is not None
@@ -132,28 +133,28 @@ def test_previous_lease_address_is_never_restored(ctx: RunContext, kernel: Kerne
 def test_snapshot_false_takes_none(ctx: RunContext, kernel: Kernel) -> None:
     (ctx.root / "etc" / "nethook").mkdir(parents=True)
     (ctx.root / "etc" / "nethook" / "nethook.yaml").write_text("version: 1\nsnapshot: false\n")
-    handle(ctx, event(Kind.PREPARE, "EXPIRE", old=LEASE_OLD), kernel.open)
+    handle(ctx, event(Kind.PREPARE, "EXPIRE", old=LEASE_OLD), open_netlink=kernel.open)
     assert snapshot.load(ctx.run_dir, "eth0") is None
 
 
 def test_bad_config_still_restores_the_snapshot(ctx: RunContext, kernel: Kernel,
                                                 caplog: pytest.LogCaptureFixture) -> None:
-    handle(ctx, event(Kind.PREPARE, "EXPIRE", old=LEASE_OLD), kernel.open)
+    handle(ctx, event(Kind.PREPARE, "EXPIRE", old=LEASE_OLD), open_netlink=kernel.open)
     (ctx.root / "etc" / "nethook").mkdir(parents=True)
     (ctx.root / "etc" / "nethook" / "nethook.yaml").write_text("version: 1\nbogus: 1\n")
     lease_change(kernel)
     kernel.fake.lease(Address("eth0", LEASE_NEW))
     with caplog.at_level(logging.ERROR):
-        handle(ctx, event(Kind.CONFIGURE, "BOUND", new=LEASE_NEW), kernel.open)
+        handle(ctx, event(Kind.CONFIGURE, "BOUND", new=LEASE_NEW), open_netlink=kernel.open)
     assert "10.77.0.50/24" in kernel.addresses()
     assert "invalid configuration, restoring the snapshot only" in caplog.text
     assert "nethook.yaml:2" in caplog.text
 
 
 def test_teardown_restores_nothing(ctx: RunContext, kernel: Kernel) -> None:
-    handle(ctx, event(Kind.PREPARE, "RELEASE"), kernel.open)
+    handle(ctx, event(Kind.PREPARE, "RELEASE"), open_netlink=kernel.open)
     lease_change(kernel)
-    handle(ctx, event(Kind.TEARDOWN, "RELEASE"), kernel.open)
+    handle(ctx, event(Kind.TEARDOWN, "RELEASE"), open_netlink=kernel.open)
     assert kernel.addresses() == []
     assert snapshot.load(ctx.run_dir, "eth0") is not None
 
@@ -173,15 +174,16 @@ def test_coalescing_counts(tmp_path: Path) -> None:
 
 def test_a_restored_snapshot_is_consumed_and_replay_can_still_use_it(
         ctx: RunContext, kernel: Kernel) -> None:
-    handle(ctx, event(Kind.PREPARE, "EXPIRE", old=LEASE_OLD), kernel.open)
+    handle(ctx, event(Kind.PREPARE, "EXPIRE", old=LEASE_OLD), open_netlink=kernel.open)
     lease_change(kernel)
     kernel.fake.lease(Address("eth0", LEASE_NEW))
-    handle(ctx, event(Kind.CONFIGURE, "BOUND", new=LEASE_NEW), kernel.open)
+    handle(ctx, event(Kind.CONFIGURE, "BOUND", new=LEASE_NEW), open_netlink=kernel.open)
     assert snapshot.load(ctx.run_dir, "eth0") is None  # consumed: the kernel is the truth
     assert snapshot.load(ctx.run_dir, "eth0", consumed_too=True) is not None
 
     kernel.run(AddressOp(Verb.DELETE, OTHER_NET_ALIAS))  # the administrator removes one
-    handle(ctx, event(Kind.CONFIGURE, "RENEW", new=LEASE_NEW, old=LEASE_NEW), kernel.open)
+    handle(ctx, event(Kind.CONFIGURE, "RENEW", new=LEASE_NEW, old=LEASE_NEW),
+           open_netlink=kernel.open)
     assert "192.0.2.7/32" not in kernel.addresses()  # and it stays removed
 
     result = restore(ctx, event(Kind.CONFIGURE, "BOUND", new=LEASE_NEW), replay=True,
@@ -191,7 +193,7 @@ def test_a_restored_snapshot_is_consumed_and_replay_can_still_use_it(
 
 def test_a_partly_restored_snapshot_stays_for_the_next_event(ctx: RunContext,
                                                               kernel: Kernel) -> None:
-    handle(ctx, event(Kind.PREPARE, "EXPIRE", old=LEASE_OLD), kernel.open)
+    handle(ctx, event(Kind.PREPARE, "EXPIRE", old=LEASE_OLD), open_netlink=kernel.open)
     lease_change(kernel)
     restore(ctx, event(Kind.CONFIGURE, "BOUND", new=LEASE_NEW), open_netlink=kernel.open)
     assert snapshot.load(ctx.run_dir, "eth0") is not None  # the alias was withheld

@@ -24,8 +24,8 @@ from nethook.cli import IMPORT_SOURCES, main
 from nethook.config.load import load
 from nethook.config.rt_tables import load_tables
 from nethook.config.schema import IMPORT_SOURCES as SCHEMA_SOURCES
-from nethook.engine.desired import load_config
-from nethook.engine.run import desired_for, restore
+from nethook.engine.desired import assemble
+from nethook.engine.run import restore
 from nethook.events import Event, Kind
 from nethook.importers.base import Imported
 from nethook.model.objects import Address, Desired, Origin, Route
@@ -108,15 +108,27 @@ def ctx_for(root: Path, tmp_path: Path) -> RunContext:
                       lock_timeout=5)
 
 
+def declared(ctx: RunContext, imports: bool = True) -> Desired:
+    """The configuration and the imports, as every verb assembles them; invalid raises."""
+    assembly = assemble(ctx, imports=imports)
+    assembly.require_valid()
+    return assembly.declared
+
+
+def desired_for(ctx: RunContext, ifname: str) -> Desired:
+    """What a hook would restore on ``ifname``."""
+    return assemble(ctx, ifname).desired
+
+
 def test_configuration_chooses_the_sources(tmp_path: Path) -> None:
     root = copy_host("debian", tmp_path)
     ctx = ctx_for(root, tmp_path)
-    assert len(load_config(ctx).desired.objects()) == 8
+    assert len(declared(ctx).objects()) == 8
     write(root / "etc/nethook/nethook.yaml", "version: 1\nimport: none\n")
-    assert load_config(ctx).desired == Desired()
+    assert declared(ctx) == Desired()
     write(root / "etc/nethook/nethook.yaml", "version: 1\nimport: [netplan]\n")
-    assert load_config(ctx).desired == Desired()
-    assert load_config(ctx, imports=False).desired == Desired()
+    assert declared(ctx) == Desired()
+    assert declared(ctx, imports=False) == Desired()
 
 
 # --- merging and conflicts ---------------------------------------------------------------
@@ -141,7 +153,7 @@ def test_yaml_and_imports_merge_and_the_yaml_wins(tmp_path: Path,
     root = copy_host("centos6", tmp_path)
     config = write(root / "etc/nethook/nethook.yaml", DECLARED)
     caplog.set_level(logging.WARNING)
-    desired = load_config(ctx_for(root, tmp_path)).desired
+    desired = declared(ctx_for(root, tmp_path))
     ns = root / NS
     assert sorted(f"{o.describe()} # {o.origin}" for o in desired.objects()) == [
         f"10.20.0.0/16 via 192.168.50.2 dev eth0 table 254 # {config}:11",
@@ -210,7 +222,7 @@ def test_a_file_that_cannot_be_read_stops_the_run(tmp_path: Path, host: str, vic
     root = copy_host(host, tmp_path)
     refuse_reading(monkeypatch, victim)
     with pytest.raises(ConfigError) as caught:
-        load_config(ctx_for(root, tmp_path))
+        declared(ctx_for(root, tmp_path))
     assert caught.value.source.endswith("/" + victim)
     assert caught.value.message == "cannot read: Permission denied"
 
@@ -237,7 +249,7 @@ def test_an_unreadable_directory_stops_the_run(tmp_path: Path, host: str, victim
 
     monkeypatch.setattr(Path, "iterdir", iterdir)
     with pytest.raises(ConfigError) as caught:
-        load_config(ctx_for(root, tmp_path))
+        declared(ctx_for(root, tmp_path))
     assert str(caught.value) == f"{root / victim}: cannot read: Permission denied"
 
 
@@ -280,9 +292,9 @@ def test_an_unreadable_import_still_lets_the_snapshot_restore(
         caplog: pytest.LogCaptureFixture) -> None:
     root = copy_host("centos6", tmp_path)
     refuse_reading(monkeypatch, "ifcfg-eth0:0")
-    assert desired_for(ctx_for(root, tmp_path), "eth0") == Desired()
-    assert "invalid configuration, restoring the snapshot only" in caplog.text
-    assert "ifcfg-eth0:0: cannot read: Permission denied" in caplog.text
+    assembly = assemble(ctx_for(root, tmp_path), "eth0")
+    assert assembly.desired == Desired()
+    assert str(assembly.error).endswith("ifcfg-eth0:0: cannot read: Permission denied")
 
 
 # --- `nethook import` ------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from nethook.base.errors import ConfigError, NethookError
 from nethook.base.exit_codes import ExitCode
 
 if TYPE_CHECKING:
-    from nethook.config.load import Config
+    from nethook.engine.desired import Assembly
 
 log = logging.getLogger("nethook")
 
@@ -145,11 +145,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _scoped_desired(args: argparse.Namespace, ctx: RunContext) -> Any:
-    from nethook.engine.desired import load_config
+def _assembled(args: argparse.Namespace, ctx: RunContext) -> Assembly:
+    """The one desired state of this run; an invalid configuration stops the verb."""
+    from nethook.engine.desired import assemble
 
-    desired = load_config(ctx).desired
-    return desired.scoped(args.interface) if args.interface else desired
+    assembly = assemble(ctx, _option(args, "interface"))
+    assembly.require_valid()
+    return assembly
 
 
 def _cmd_apply(args: argparse.Namespace, ctx: RunContext) -> int:
@@ -163,15 +165,13 @@ def _cmd_plan(args: argparse.Namespace, ctx: RunContext) -> int:
 
 def _run(args: argparse.Namespace, ctx: RunContext, *, dry_run: bool, prune: bool,
          reason: str) -> int:
-    from nethook.engine.reconcile import reconcile
+    from nethook.cli import render
+    from nethook.engine.run import apply_all
     from nethook.events import Event, Kind
 
-    desired = _scoped_desired(args, ctx)
+    assembly = _assembled(args, ctx)
     event = Event(source="cli", kind=Kind.MANUAL, reason=reason, ifname=args.interface)
-    result = reconcile(ctx, desired, event, prune=prune, dry_run=dry_run)
-    assert result is not None  # only a coalesced hook run returns None
-    from nethook.cli import render
-
+    result = apply_all(ctx, assembly, event, prune=prune, dry_run=dry_run)
     if _option(args, "json", False):
         _print_json(render.run_json(result))
     else:
@@ -182,13 +182,13 @@ def _run(args: argparse.Namespace, ctx: RunContext, *, dry_run: bool, prune: boo
 
 
 def _hook_lock_timeout() -> float:
-    from nethook.engine.run import HOOK_LOCK_TIMEOUT
+    from nethook.cli.hook import HOOK_LOCK_TIMEOUT
 
     return HOOK_LOCK_TIMEOUT
 
 
 def _cmd_hook(args: argparse.Namespace, ctx: RunContext) -> int:
-    from nethook.engine.run import run_hook
+    from nethook.cli.hook import run_hook
 
     return run_hook(args.source, args.args, os.environ, ctx)
 
@@ -200,7 +200,8 @@ def _cmd_replay(args: argparse.Namespace, ctx: RunContext) -> int:
     from nethook.engine.run import restore
 
     # Reads the configuration: a bad one stops a replay before anything is touched.
-    known = sorted(_known_interfaces(ctx))
+    assembly = _assembled(args, ctx)
+    known = sorted(assembly.interfaces)
     netlink = open_kernel()
     try:
         observed = netlink.observe(known, [])
@@ -209,22 +210,12 @@ def _cmd_replay(args: argparse.Namespace, ctx: RunContext) -> int:
     worst = ExitCode.OK
     for event in events_to_replay(ctx, args.interface, args.reason, known, observed):
         print(f"# {event.ifname}: replaying {event.describe()}")
-        result = restore(ctx, event, dry_run=bool(args.dry_run), replay=True)
+        result = restore(ctx, event, dry_run=bool(args.dry_run), replay=True,
+                         base=assembly)
         if result is not None:
             print(render.run_text(result), end="")
             worst = max(worst, result.exit_code)
     return worst
-
-
-def _known_interfaces(ctx: RunContext, config: Optional[Config] = None) -> set[str]:
-    from nethook.engine.desired import load_config
-    from nethook.engine.snapshot import snapshot_path
-
-    names = set((config or load_config(ctx)).desired.interfaces)
-    folder = snapshot_path(ctx.run_dir, "x").parent
-    if folder.is_dir():
-        names.update(p.stem for p in folder.glob("*.json"))
-    return names
 
 
 def _cmd_snapshot(args: argparse.Namespace, ctx: RunContext) -> int:
@@ -241,17 +232,11 @@ def _cmd_snapshot(args: argparse.Namespace, ctx: RunContext) -> int:
 
 def _cmd_status(args: argparse.Namespace, ctx: RunContext) -> int:
     from nethook.cli import render
-    from nethook.engine.desired import load_config
     from nethook.engine.plan import State, assess
     from nethook.engine.reconcile import observe_scope, open_kernel
-    from nethook.engine.run import desired_for
-    from nethook.model.objects import Desired
 
-    config = load_config(ctx)  # once: imports are read (and their warnings logged) once
-    desired = Desired()  # what a hook would restore: declared state and the snapshot
-    names = [args.interface] if args.interface else sorted(_known_interfaces(ctx, config))
-    for name in names:
-        desired = desired.merged(desired_for(ctx, name, config))
+    assembly = _assembled(args, ctx)  # what a hook would restore, and a plan would add
+    desired = assembly.desired
     netlink = open_kernel()
     try:
         observed = observe_scope(netlink, desired)
@@ -264,7 +249,7 @@ def _cmd_status(args: argparse.Namespace, ctx: RunContext) -> int:
     running = watcher.report(ctx)
     from nethook.services import status as services
 
-    listening, warnings = services.assess(ctx.root, config.services, sorted(
+    listening, warnings = services.assess(ctx.root, assembly.config.services, sorted(
         desired.addresses, key=lambda a: (a.ifname, a.family, a.interface)))
     for warning in warnings:
         log.warning("%s", warning)

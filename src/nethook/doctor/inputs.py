@@ -19,10 +19,10 @@ from typing import FrozenSet, List, Optional, Tuple
 from nethook.base.context import RunContext
 from nethook.base.errors import ConfigError
 from nethook.base.files import entry_names
-from nethook.config.load import Config, discover, load
+from nethook.config.load import Config
 from nethook.config.rt_tables import RouteTables, load_tables
-from nethook.config.schema import IMPORT_AUTO
 from nethook.doctor.live import Live
+from nethook.engine.desired import Assembly, assemble
 from nethook.importers import shellvars
 from nethook.importers.base import (  # the importers' careful readers
     Collector,
@@ -104,45 +104,42 @@ class Inspection:
         return self._tables[1]
 
     @cached_property
-    def _config(self) -> Tuple[Optional[Config], Optional[ConfigError]]:
-        try:
-            return load(discover(self.root, self.ctx.config), self.tables), None
-        except ConfigError as exc:
-            return None, exc
+    def assembly(self) -> Assembly:
+        """What nethook keeps, exactly as a hook or ``nethook status`` assembles it."""
+        return assemble(self.ctx)
 
     @property
     def config(self) -> Optional[Config]:
-        return self._config[0]
+        return self.assembly.config if self.assembly.config_error is None else None
 
     @property
     def config_error(self) -> Optional[ConfigError]:
-        return self._config[1]
+        """The configuration's error; an unreadable rt_tables is the policy check's."""
+        error = self.assembly.config_error
+        if error is not None and self.tables_error is not None \
+                and error.source == self.tables_error.source:
+            return None
+        return error
 
-    @cached_property
-    def imported(self) -> List[Imported]:
-        """What the distro files declare, from the sources the configuration selects (every
-        source present when it is invalid). ConfigError when one cannot be read."""
-        from nethook import importers
-
-        choice = self.config.imports if self.config is not None else (IMPORT_AUTO,)
-        return importers.read(importers.selected(choice, self.root), self.root, self.tables)
-
-    @cached_property
-    def _combined(self) -> Tuple[Desired, Tuple[Problem, ...]]:
-        from nethook import importers
-
-        declared = self.config.desired if self.config is not None else Desired()
-        desired, _kept, conflicts = importers.combine(declared, self.imported)
-        return desired, (*importers.problems(self.imported), *conflicts)
+    @property
+    def imported(self) -> Tuple[Imported, ...]:
+        return self._unless_unreadable().imported
 
     @property
     def desired(self) -> Desired:
-        """What nethook keeps: its configuration and the imports, as a hook would see them."""
-        return self._combined[0]
+        """What nethook keeps: its configuration, the imports and pending snapshots."""
+        return self._unless_unreadable().desired
 
     @property
     def import_problems(self) -> Tuple[Problem, ...]:
-        return self._combined[1]
+        return self._unless_unreadable().problems
+
+    def _unless_unreadable(self) -> Assembly:
+        """An imported file that cannot be read: the checks that need what the files
+        declare could not run (never "nothing is declared")."""
+        if self.assembly.import_error is not None:
+            raise self.assembly.import_error
+        return self.assembly
 
     # -- the distro's own files ------------------------------------------------------------
 

@@ -1,43 +1,150 @@
-"""Where desired state comes from: the configuration and the distro files it imports.
+"""The one assembly of desired state: what should exist, for one interface or for all.
 
-(The pre-event snapshot joins in :func:`nethook.engine.run.desired_for`.)
+Every verb and entry point calls :func:`assemble` once per run: ``status``, ``plan``,
+``apply``, ``replay``, every hook, the watcher, ``doctor``, ``services-check``, ``check``
+and ``metrics``. Three parts, each object carrying its origin:
+
+* nethook's configuration (``/etc/nethook``), file and line;
+* the distro files it imports (``import:``), file and line;
+* the interface's pending snapshot (taken just before a removal, not restored yet),
+  ``snapshot REASON TIME``.
+
+Where two parts claim the same kernel object, the configuration wins over the imports,
+and both over the snapshot. An invalid configuration or an unreadable ``rt_tables``
+(``config_error``), or an imported file that cannot be read (``import_error``), leaves
+nothing declared or imported: the command-line verbs refuse to act on it (exit 2), a hook still
+restores the snapshot and removes nothing. A snapshot that cannot be read is left out
+and reported in ``snapshot_errors``; the rest stands.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from pathlib import Path
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Dict, FrozenSet, Optional, Tuple
 
 from nethook.base.context import RunContext
+from nethook.base.errors import ConfigError, StateError
 from nethook.config.load import Config, discover, load
 from nethook.config.rt_tables import RouteTables, load_tables
+from nethook.engine import snapshot
+from nethook.importers.base import Imported, Problem
+from nethook.model.objects import Desired
 
 log = logging.getLogger(__name__)
 
 
-def load_config(ctx: RunContext, *, imports: bool = True) -> Config:
-    """Read the configuration under the context's root, and (``imports``) what it imports.
+@dataclass(frozen=True)
+class Assembly:
+    """Everything that should exist in a scope, and where each part came from."""
 
-    ConfigError on any invalid configuration file, and on any imported file that exists
-    but cannot be read. A distro file nethook cannot understand, and a conflict between
-    two sources, are logged as warnings and leave the rest in place.
+    scope: Optional[str]  # one interface, or None: every interface nethook keeps
+    config: Config = field(default_factory=Config)  # Config() when it is invalid
+    config_error: Optional[ConfigError] = None  # nethook's own files, or rt_tables
+    import_error: Optional[ConfigError] = None  # an imported file that cannot be read
+    tables: RouteTables = field(default_factory=RouteTables.builtin)
+    imported: Tuple[Imported, ...] = ()
+    problems: Tuple[Problem, ...] = ()  # imported lines not taken, and conflicts
+    declared: Desired = field(default_factory=Desired)  # configuration and imports
+    snapshots: Mapping[str, Desired] = field(
+        default_factory=lambda: MappingProxyType({}))
+    snapshot_errors: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def desired(self) -> Desired:
+        """What a run restores: declared state, then every pending snapshot in scope."""
+        state = self.declared
+        for name in sorted(self.snapshots):
+            state = state.merged(self.snapshots[name])
+        return state
+
+    @property
+    def interfaces(self) -> FrozenSet[str]:
+        return frozenset(self.declared.interfaces | set(self.snapshots))
+
+    def snapshot_of(self, ifname: str) -> Optional[Desired]:
+        return self.snapshots.get(ifname)
+
+    @property
+    def error(self) -> Optional[ConfigError]:
+        """Why nothing is declared, if something is wrong: the configuration first."""
+        return self.config_error or self.import_error
+
+    def require_valid(self) -> None:
+        """What the command-line verbs call: an invalid configuration stops them."""
+        if self.error is not None:
+            raise self.error
+
+    def scoped(self, ifname: str) -> Assembly:
+        """The same assembly narrowed to one interface (nothing is read again)."""
+        return dataclasses.replace(
+            self, scope=ifname, declared=self.declared.scoped(ifname),
+            snapshots=MappingProxyType(
+                {n: s for n, s in self.snapshots.items() if n == ifname}),
+            snapshot_errors=MappingProxyType(
+                {n: e for n, e in self.snapshot_errors.items() if n == ifname}))
+
+
+def assemble(ctx: RunContext, scope: Optional[str] = None, *,
+             base: Optional[Assembly] = None, consumed_too: bool = False,
+             imports: bool = True) -> Assembly:
+    """What should exist for ``scope`` (an interface name, or None for all).
+
+    ``base``: an assembly already made (the watcher's, read at start and on SIGHUP):
+    its configuration and imports are used as they are, and only the snapshots are
+    read again. ``consumed_too`` (``nethook replay``): an interface whose snapshot was
+    restored already gets that one back. ``imports=False``: the configuration alone, for
+    a snapshot, which needs only its settings.
     """
-    tables = load_tables(ctx.root)
-    config = load(discover(ctx.root, ctx.config), tables)
-    return with_imports(ctx.root, config, tables) if imports else config
+    declared = base if base is not None else _declared(ctx, imports)
+    if scope is not None:
+        declared = declared.scoped(scope)
+    names = ({scope} if scope is not None
+             else set(declared.declared.interfaces) | snapshot.pending_names(ctx.run_dir))
+    taken: Dict[str, Desired] = {}
+    errors: Dict[str, str] = {}
+    for name in sorted(names):
+        if not declared.config.snapshot_enabled(name):
+            continue
+        try:
+            state = snapshot.load(ctx.run_dir, name, consumed_too)
+        except StateError as exc:
+            errors[name] = str(exc)
+            log.error("%s: %s; the snapshot is left out, the declared state stands",
+                      name, exc)
+            continue
+        if state is not None and state.objects():
+            taken[name] = state
+    return dataclasses.replace(declared, scope=scope, snapshots=MappingProxyType(taken),
+                               snapshot_errors=MappingProxyType(errors))
 
 
-def with_imports(root: Path, config: Config, tables: RouteTables) -> Config:
-    """``config`` with the objects of every distro source it selects added."""
+def _declared(ctx: RunContext, imports: bool = True) -> Assembly:
+    """The configuration and (``imports``) what it imports, for every interface."""
     from nethook import importers
 
-    names = importers.selected(config.imports, root)
-    if not names:
-        return config
-    found = importers.read(names, root, tables)
-    desired, _kept, conflicts = importers.combine(config.desired, found)
-    for problem in (*importers.problems(found), *conflicts):
+    try:
+        tables = load_tables(ctx.root)
+    except ConfigError as exc:
+        return Assembly(None, config_error=exc)
+    try:
+        config = load(discover(ctx.root, ctx.config), tables)
+    except ConfigError as exc:
+        return Assembly(None, config_error=exc, tables=tables)
+    if not imports:
+        return Assembly(None, config=config, tables=tables, declared=config.desired)
+    try:
+        found = tuple(importers.read(importers.selected(config.imports, ctx.root),
+                                     ctx.root, tables))
+    except ConfigError as exc:  # an imported file exists but cannot be read
+        return Assembly(None, config=config, import_error=exc, tables=tables)
+    declared, _kept, conflicts = importers.combine(config.desired, found)
+    problems = (*importers.problems(found), *conflicts)
+    for problem in problems:
         log.warning("%s", problem)
-    files = config.files + tuple(path for source in found for path in source.files)
-    return dataclasses.replace(config, desired=desired, files=files)
+    return Assembly(None, config=config, tables=tables, imported=found, problems=problems,
+                    declared=declared)

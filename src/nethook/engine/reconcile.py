@@ -108,7 +108,11 @@ def _in_scope(owned: FrozenSet[KernelObject], ifname: Optional[str]) -> FrozenSe
 
 
 def _owned_after(owned: FrozenSet[KernelObject], report: ApplyReport) -> FrozenSet[KernelObject]:
-    added = {r.op.target for r in report.applied if r.op.verb is not Verb.DELETE}
+    """Ownership by origin: what nethook added from a file (its configuration or an
+    import) is its own, and ``--prune`` may remove it once no file declares it; what it
+    put back from a snapshot was the administrator's, and is never recorded."""
+    added = {r.op.target for r in report.applied if r.op.verb is not Verb.DELETE
+             and not (r.op.target.origin is not None and r.op.target.origin.from_snapshot)}
     gone = {r.op.target for r in report.results
             if r.op.verb is Verb.DELETE and r.status is not Status.FAILED}
     return frozenset((owned - gone) | added)

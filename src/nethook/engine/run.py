@@ -1,222 +1,163 @@
-"""The hook boundary: one Event in, the shared core after it, status 0 out whatever happens.
+"""The one use case: an event arrived. Every hook, the watcher and ``replay`` end here.
 
-Network stacks call this through the shims in ``hooks/``. A hook must never break or hang
-its caller: every failure is logged (syslog, ident ``nethook``) and swallowed here.
+The sequence, whoever calls:
+
+1. scope: the event's interface;
+2. a call that comes before a removal (Debian's enter hook, RHEL's ``_restore``,
+   ``nethook snapshot``) takes the snapshot, under the run lock, and stops;
+3. a teardown after the removal restores nothing: the snapshot waits for the next lease;
+4. anything else restores: count the event in (a burst is coalesced), assemble the
+   desired state once (configuration, imports, the pending snapshot), then lock,
+   observe, respect the lease, plan, apply, record what nethook owns, journal;
+5. a snapshot that is all back in the kernel is consumed;
+6. the services step: daemons that must listen on the interface's addresses are
+   checked by a detached process.
+
+Nothing here knows which stack sent the event.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, Optional, Tuple
+from typing import FrozenSet, Optional
 
 from nethook.base.context import RunContext
-from nethook.base.errors import ConfigError
-from nethook.engine import journal
+from nethook.base.errors import StateError
+from nethook.base.lock import RunLock
+from nethook.engine import coalesce, journal, ownership, snapshot
+from nethook.engine.desired import Assembly, assemble
+from nethook.engine.reconcile import NetlinkFactory, RunResult, open_kernel, reconcile
 from nethook.events import Event, Kind
-from nethook.model.objects import Desired, KernelObject
-
-if TYPE_CHECKING:
-    from nethook.config.load import Config
-    from nethook.engine.reconcile import NetlinkFactory, RunResult
+from nethook.model.objects import KernelObject
 
 log = logging.getLogger(__name__)
-HOOK_LOCK_TIMEOUT = 8.0  # the shims allow 15 s in all; a hook gives up on the lock first
-
-Translator = Callable[[Sequence[str], Mapping[str, str]], Optional[Event]]
 
 
-def _dhclient_enter(argv: Sequence[str], env: Mapping[str, str]) -> Optional[Event]:
-    from nethook.events import dhclient
-    return dhclient.from_env(env, "enter")
-
-
-def _dhclient_exit(argv: Sequence[str], env: Mapping[str, str]) -> Optional[Event]:
-    from nethook.events import dhclient
-    return dhclient.from_env(env, "exit")
-
-
-def _dhclient_rhel(argv: Sequence[str], env: Mapping[str, str]) -> Optional[Event]:
-    from nethook.events import dhclient
-    return dhclient.from_rhel(env, argv[0] if argv else "")
-
-
-def _networkmanager(argv: Sequence[str], env: Mapping[str, str]) -> Optional[Event]:
-    from nethook.events import networkmanager
-    return networkmanager.from_argv(argv, env)
-
-
-def _ifupdown(argv: Sequence[str], env: Mapping[str, str]) -> Optional[Event]:
-    from nethook.events import ifupdown
-    return ifupdown.from_env(env)
-
-
-def _networkd(argv: Sequence[str], env: Mapping[str, str]) -> Optional[Event]:
-    from nethook.events import networkd
-    return networkd.from_env(env)
-
-
-TRANSLATORS: Dict[str, Translator] = {
-    "dhclient-enter": _dhclient_enter,
-    "dhclient-exit": _dhclient_exit,
-    "dhclient-rhel": _dhclient_rhel,
-    "networkmanager": _networkmanager,
-    "ifupdown": _ifupdown,
-    "networkd": _networkd,
-}
-
-
-def run_hook(source: str, argv: Sequence[str], env: Mapping[str, str],
-             ctx: RunContext) -> int:
-    """Translate and handle one hook call. Always returns 0."""
-    try:
-        event = TRANSLATORS[source](argv, env)
-        if event is None or _forwarded(ctx, event):
-            return 0
-        handle(ctx, event)
-    except Exception:  # the hook boundary: never fail the caller
-        log.exception("hook %s failed; the interface was left as it was", source)
-    return 0
-
-
-def _forwarded(ctx: RunContext, event: Event) -> bool:
-    """A running watcher took the event (it answers in milliseconds, or not at all)."""
-    from nethook.watch import client
-
-    return client.forward(ctx.run_dir, event) is not None
-
-
-def handle(ctx: RunContext, event: Event,
-           open_netlink: Optional[NetlinkFactory] = None) -> None:
-    """Everything after translation is shared by every source (and by replay)."""
-    if event.kind is Kind.PREPARE:
-        take_snapshot(ctx, event, open_netlink)
-    elif event.kind is Kind.TEARDOWN:
+def handle(ctx: RunContext, event: Event, *, open_netlink: NetlinkFactory = open_kernel,
+           base: Optional[Assembly] = None,
+           deadline: Optional[float] = None) -> Optional[RunResult]:
+    """Everything after translation, shared by every source. ``base``: the watcher's
+    assembly of configuration and imports; ``deadline``: see :func:`take_snapshot`."""
+    if event.snapshot_first:
+        take_snapshot(ctx, event, open_netlink=open_netlink, base=base, deadline=deadline)
+        return None
+    if event.kind is Kind.TEARDOWN:
         log.info("%s: %s: nothing to restore now; the snapshot is kept for the next lease",
                  event.ifname, event.describe())
-        _journal_only(ctx, event, "kept snapshot")
-    else:
-        restore(ctx, event, open_netlink=open_netlink)
+        journal_only(ctx, event, "kept snapshot")
+        return None
+    return restore(ctx, event, open_netlink=open_netlink, base=base)
 
 
 def restore(ctx: RunContext, event: Event, *, dry_run: bool = False, replay: bool = False,
-            open_netlink: Optional[NetlinkFactory] = None, config: Optional[Config] = None,
+            open_netlink: NetlinkFactory = open_kernel, base: Optional[Assembly] = None,
             withhold: FrozenSet[KernelObject] = frozenset()) -> Optional[RunResult]:
-    """Reconcile one interface. A hook's run is coalesced with a burst of others, and
-    consumes the snapshot once all of it is back; a replay does neither.
+    """Reconcile one interface. A hook's run is coalesced with a burst of others; a
+    replay is not, and may use the snapshot a previous run consumed.
 
-    The watcher passes its loaded ``config``, and in ``withhold`` the objects its loop
-    protection holds back this time; they count as missing.
+    ``withhold``: objects the watcher's loop protection holds back this time; they
+    count as missing. Returns None when a later run already covered this event.
     """
-    from nethook.engine import coalesce, snapshot
-    from nethook.engine.reconcile import open_kernel, reconcile
-
     assert event.ifname is not None
     arrival = None if replay else coalesce.arrive(ctx.run_dir, event.ifname)
-    declared, taken = desired_parts(ctx, event.ifname, config, consumed_too=replay)
-    desired = declared if taken is None else declared.merged(taken)
-    if withhold:
-        desired = Desired(addresses=desired.addresses - withhold,
-                          routes=desired.routes - withhold, rules=desired.rules - withhold)
+    assembly = assemble(ctx, event.ifname, base=base, consumed_too=replay)
+    if assembly.error is not None:
+        log.error("invalid configuration, restoring the snapshot only: %s",
+                  assembly.error)
+    desired = assembly.desired.without(withhold)
     result = reconcile(ctx, desired, event, dry_run=dry_run, arrival=arrival,
-                       open_netlink=open_netlink or open_kernel)
-    if not (dry_run or replay) and _fully_restored(result, taken, withhold):
-        snapshot.consume(ctx.run_dir, event.ifname)
+                       open_netlink=open_netlink)
     if result is not None and not dry_run:
-        from nethook.services import trigger
-
-        # Daemons bound to what came back are checked by a detached process.
-        trigger.after_restore(ctx, event.ifname, result)
+        settle_snapshots(ctx, assembly, result, withhold)
+        _services_step(ctx, event.ifname, result)
     return result
 
 
-def _fully_restored(result: Optional[RunResult], taken: Optional[Desired],
-                    withhold: FrozenSet[KernelObject] = frozenset()) -> bool:
-    """Every snapshot object is in the kernel after this run (a coalesced run: unknown)."""
-    if result is None or taken is None:
-        return False
-    return not (set(result.missing) | withhold) & set(taken.objects())
+def apply_all(ctx: RunContext, assembly: Assembly, event: Event, *, prune: bool,
+              dry_run: bool, open_netlink: NetlinkFactory = open_kernel) -> RunResult:
+    """``nethook apply`` and ``plan``: the whole assembly (or one interface of it)."""
+    result = reconcile(ctx, assembly.desired, event, prune=prune, dry_run=dry_run,
+                       open_netlink=open_netlink)
+    assert result is not None  # only a coalesced hook run returns None
+    if not dry_run:
+        settle_snapshots(ctx, assembly, result)
+        if event.ifname is not None:
+            _services_step(ctx, event.ifname, result)
+    return result
 
 
-def desired_for(ctx: RunContext, ifname: str, config: Optional[Config] = None) -> Desired:
-    """What a hook would restore on ``ifname`` now: declared state and a fresh snapshot."""
-    declared, taken = desired_parts(ctx, ifname, config)
-    return declared if taken is None else declared.merged(taken)
+def settle_snapshots(ctx: RunContext, assembly: Assembly, result: RunResult,
+                     withhold: FrozenSet[KernelObject] = frozenset()) -> None:
+    """Consume every pending snapshot whose objects are all in the kernel now."""
+    still_missing = set(result.missing) | set(withhold)
+    for name, taken in assembly.snapshots.items():
+        if not still_missing & set(taken.objects()):
+            snapshot.consume(ctx.run_dir, name)
+            log.debug("%s: snapshot restored in full, consumed", name)
 
 
-def desired_parts(ctx: RunContext, ifname: str, config: Optional[Config] = None,
-                  consumed_too: bool = False) -> Tuple[Desired, Optional[Desired]]:
-    """Declared and imported state, and the snapshot (``config``: already loaded).
+def _services_step(ctx: RunContext, ifname: str, result: RunResult) -> None:
+    """Daemons bound to what came back are checked by a detached process."""
+    from nethook.services import trigger
 
-    A bad configuration, or a distro file that cannot be read, still lets the snapshot
-    restore: nothing declared is taken for absent, and nothing is ever removed here.
+    trigger.after_restore(ctx, ifname, result)
+
+
+def take_snapshot(ctx: RunContext, event: Event, *,
+                  open_netlink: NetlinkFactory = open_kernel,
+                  base: Optional[Assembly] = None, deadline: Optional[float] = None) -> None:
+    """Record what the coming removal may take. ``deadline`` (``time.monotonic()``): the
+    watcher's, when a hook waits for it; past it, the hook has taken the snapshot itself
+    and this one is not taken.
+
+    Only the family the event concerns is taken (a DHCPv4 event never removes IPv6
+    state); the pending snapshot's other family is kept as it was.
     """
-    from nethook.engine import snapshot
-    from nethook.engine.desired import load_config
-
-    declared = Desired()
-    use_snapshot = True
-    try:
-        config = config or load_config(ctx)
-        declared = config.desired.scoped(ifname)
-        use_snapshot = config.snapshot_interfaces.get(ifname, config.snapshot)
-    except ConfigError as exc:
-        log.error("invalid configuration, restoring the snapshot only: %s", exc)
-    taken = snapshot.load(ctx.run_dir, ifname, consumed_too) if use_snapshot else None
-    return declared, taken
-
-
-def take_snapshot(ctx: RunContext, event: Event,
-                  open_netlink: Optional[NetlinkFactory] = None,
-                  config: Optional[Config] = None, deadline: Optional[float] = None) -> None:
-    """``deadline`` (``time.monotonic()``): the watcher's, when a hook waits for it; past
-    it, the hook has taken the snapshot itself and this one is not taken."""
-    from nethook.base.lock import RunLock
-    from nethook.engine import snapshot
-    from nethook.engine.reconcile import open_kernel
-
     assert event.ifname is not None
-    if not (config.snapshot_enabled(event.ifname) if config is not None
-            else _snapshot_enabled(ctx, event.ifname)):
+    ifname = event.ifname
+    assembly = assemble(ctx, ifname, base=base, imports=False)
+    if not assembly.config.snapshot_enabled(ifname):
         return
+    families = (event.family,) if event.family is not None else snapshot.BOTH_FAMILIES
     wait = ctx.lock_timeout if deadline is None else max(deadline - time.monotonic(), 0.0)
     with RunLock(ctx.run_dir, wait):
         if deadline is not None and time.monotonic() > deadline:
-            log.debug("%s: the hook stopped waiting; it takes the snapshot", event.ifname)
+            log.debug("%s: the hook stopped waiting; it takes the snapshot", ifname)
             return
-        netlink = (open_netlink or open_kernel)()
+        netlink = open_netlink()
         try:
-            observed = netlink.observe([event.ifname], None)
+            observed = netlink.observe([ifname], None)
         finally:
             netlink.close()
-        if snapshot.is_stripped(observed, event.ifname):
+        if snapshot.is_stripped(observed, ifname, families):
             # After EXPIRE the kernel has already dropped the aliases: keep what we had.
             log.debug("%s: no address left before %s; keeping the previous snapshot",
-                      event.ifname, event.reason)
-            _journal_only(ctx, event, "kept snapshot (interface already stripped)")
+                      ifname, event.reason)
+            journal_only(ctx, event, "kept snapshot (interface already stripped)")
             return
         lease = [a for a in (event.old_address, event.new_address) if a is not None]
-        state = snapshot.take(observed, event.ifname, lease)
-        snapshot.save(ctx.run_dir, event.ifname, state, event.reason)
-        log.debug("%s: snapshot of %d object(s) before %s", event.ifname,
-                  len(state.objects()), event.reason)
-        _journal_only(ctx, event, f"snapshot of {len(state.objects())} object(s)")
+        state = snapshot.take(observed, ifname, lease, families, owned=_owned(ctx))
+        previous = assembly.snapshot_of(ifname)
+        for other in (f for f in snapshot.BOTH_FAMILIES if f not in families):
+            if previous is not None:
+                state = state.merged(previous.of_family(other))
+        snapshot.save(ctx.run_dir, ifname, state, event.reason)
+        count = len(state.objects())
+        log.debug("%s: snapshot of %d object(s) before %s", ifname, count, event.reason)
+        journal_only(ctx, event, f"snapshot of {count} object(s)")
 
 
-def _snapshot_enabled(ctx: RunContext, ifname: str) -> bool:
-    from nethook.engine.desired import load_config
-
+def _owned(ctx: RunContext) -> FrozenSet[KernelObject]:
     try:
-        config = load_config(ctx, imports=False)  # only the snapshot setting is needed
-    except ConfigError as exc:
-        log.error("invalid configuration (snapshot still taken): %s", exc)
-        return True
-    return bool(config.snapshot_interfaces.get(ifname, config.snapshot))
+        return ownership.load(ctx.state_dir)
+    except StateError as exc:
+        log.warning("%s; the snapshot may hold objects nethook added", exc)
+        return frozenset()
 
 
-def _journal_only(ctx: RunContext, event: Event, action: str) -> None:
+def journal_only(ctx: RunContext, event: Event, action: str) -> None:
     journal.append(ctx.state_dir, {
         "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
         "event": event.to_dict(), "action": action})

@@ -1,9 +1,12 @@
 """The pre-event snapshot: what an interface carried before DHCP touched it.
 
-Taken by the dhclient enter hook (or ``nethook snapshot``), restored by the exit hook.
+Taken by a call that comes before a removal (Debian's enter hook, RHEL's ``_restore``
+before EXPIRE/RELEASE/STOP, ``nethook snapshot``), restored by the next configure event.
 It holds the interface's permanent secondary addresses, the routes through it in tables
 other than main/local/default, and the rules that lead to those tables or name its
-addresses. It lives in the run directory: a reboot forgets it, as it should.
+addresses, of the address family the event can destroy. Objects nethook added from its
+own configuration are left out: the configuration keeps those. It lives in the run
+directory: a reboot forgets it, as it should.
 """
 
 from __future__ import annotations
@@ -14,35 +17,59 @@ import ipaddress
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import FrozenSet, Optional, TypeVar
 
 from nethook.base.errors import StateError
 from nethook.base.files import write_atomic
+from nethook.engine.plan import route_satisfied
 from nethook.model.codec import from_dict, to_dict
-from nethook.model.objects import Address, Desired, IPInterface, Observed, Origin, Route, Rule
+from nethook.model.objects import (
+    Address,
+    Desired,
+    IPInterface,
+    KernelObject,
+    Observed,
+    Origin,
+    Route,
+    Rule,
+)
 
 log = logging.getLogger(__name__)
 SNAPSHOT_VERSION = 1
 SYSTEM_TABLES = frozenset({0, 253, 254, 255})
+BOTH_FAMILIES = (4, 6)
+_Object = TypeVar("_Object", Address, Route, Rule)
+
+
+def snapshot_dir(run_dir: Path) -> Path:
+    return run_dir / "snapshot"
 
 
 def snapshot_path(run_dir: Path, ifname: str) -> Path:
-    return run_dir / "snapshot" / f"{ifname}.json"
+    return snapshot_dir(run_dir) / f"{ifname}.json"
 
 
 def consumed_path(run_dir: Path, ifname: str) -> Path:
-    return run_dir / "snapshot" / "restored" / f"{ifname}.json"
+    return snapshot_dir(run_dir) / "restored" / f"{ifname}.json"
+
+
+def pending_names(run_dir: Path) -> FrozenSet[str]:
+    """The interfaces with a snapshot not restored yet."""
+    try:
+        return frozenset(p.stem for p in snapshot_dir(run_dir).glob("*.json") if p.is_file())
+    except OSError:
+        return frozenset()
 
 
 def consume(run_dir: Path, ifname: str) -> None:
     """The snapshot has been restored in full: hooks stop applying it.
 
     From now on the kernel's state is the truth, so an alias the administrator removes
-    after the restore stays removed. The next enter hook takes a fresh snapshot; until
-    then ``nethook replay`` can still put the consumed one back by hand.
+    after the restore stays removed. The next call before a removal takes a fresh
+    snapshot; until then ``nethook replay`` can still put the consumed one back by hand.
     """
     fresh = snapshot_path(run_dir, ifname)
     target = consumed_path(run_dir, ifname)
@@ -51,28 +78,55 @@ def consume(run_dir: Path, ifname: str) -> None:
         os.replace(fresh, target)
 
 
-def take(observed: Observed, ifname: str, lease: Iterable[IPInterface] = ()) -> Desired:
-    """The part of ``observed`` a DHCP event on ``ifname`` may destroy (pure)."""
+def take(observed: Observed, ifname: str, lease: Iterable[IPInterface] = (),
+         families: Collection[int] = BOTH_FAMILIES,
+         owned: Collection[KernelObject] = ()) -> Desired:
+    """The part of ``observed`` an event on ``ifname`` may destroy (pure).
+
+    ``families``: the address families the event touches; ``owned``: what nethook added
+    from its configuration, which is never the administrator's own state.
+    """
     lease_ips = {i.ip for i in lease}
+    mine = _Owned(owned)
     addresses = frozenset(
         a for a in observed.addresses
-        if a.ifname == ifname and a.key not in observed.dynamic
-        and a.interface.ip not in lease_ips and not a.interface.ip.is_link_local)
+        if a.ifname == ifname and a.family in families and a.key not in observed.dynamic
+        and a.interface.ip not in lease_ips and not a.interface.ip.is_link_local
+        and not mine.has(a))
     routes = frozenset(r for r in observed.routes
-                       if r.ifname == ifname and r.table not in SYSTEM_TABLES)
+                       if r.ifname == ifname and r.family in families
+                       and r.table not in SYSTEM_TABLES and not mine.has(r))
     tables = {r.table for r in routes}
     ips = [a.interface.ip for a in addresses]
     rules = frozenset(_owned_by(r, ifname) for r in observed.rules
-                      if r.table not in SYSTEM_TABLES
+                      if r.family in families and r.table not in SYSTEM_TABLES
+                      and not mine.has(r)
                       and (r.table in tables or ifname in (r.iif, r.oif)
                            or _names_any(r, ips)))
     return Desired(addresses=addresses, routes=routes, rules=rules)
 
 
-def is_stripped(observed: Observed, ifname: str) -> bool:
-    """No global address left: the kernel already dropped what a snapshot should hold."""
-    return not any(a.ifname == ifname and not a.interface.ip.is_link_local
-                   for a in observed.addresses)
+class _Owned:
+    """nethook's own objects, matched as the kernel holds them: an address or a rule by
+    its key, a route by its key and every attribute nethook recorded for it."""
+
+    def __init__(self, owned: Collection[KernelObject]) -> None:
+        self.keys = {(type(o), o.key) for o in owned if not isinstance(o, Route)}
+        self.routes = {r.key: r for r in owned if isinstance(r, Route)}
+
+    def has(self, obj: KernelObject) -> bool:
+        if isinstance(obj, Route):
+            recorded = self.routes.get(obj.key)
+            return recorded is not None and route_satisfied(recorded, obj)
+        return (type(obj), obj.key) in self.keys
+
+
+def is_stripped(observed: Observed, ifname: str,
+                families: Collection[int] = BOTH_FAMILIES) -> bool:
+    """No global address of ``families`` left: the kernel already dropped what a snapshot
+    should hold."""
+    return not any(a.ifname == ifname and a.family in families
+                   and not a.interface.ip.is_link_local for a in observed.addresses)
 
 
 def _names_any(rule: Rule, ips: Iterable[ipaddress.IPv4Address | ipaddress.IPv6Address]) -> bool:
@@ -94,11 +148,8 @@ def save(run_dir: Path, ifname: str, state: Desired, reason: str) -> None:
 
 
 def load(run_dir: Path, ifname: str, consumed_too: bool = False) -> Optional[Desired]:
-    """The interface's snapshot with its objects' origin set, or None if there is none.
-
-    Hooks use only a fresh snapshot; ``consumed_too`` (replay) falls back to the last one
-    already restored.
-    """
+    """The interface's pending snapshot, each object's origin naming it; None if there is
+    none. ``consumed_too`` (replay) falls back to the last one already restored."""
     path = snapshot_path(run_dir, ifname)
     if consumed_too and not path.exists():
         path = consumed_path(run_dir, ifname)
@@ -110,16 +161,17 @@ def load(run_dir: Path, ifname: str, consumed_too: bool = False) -> Optional[Des
         raise StateError(f"cannot read snapshot {path}: {exc}") from exc
     if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
         raise StateError(f"{path}: not a version {SNAPSHOT_VERSION} snapshot")
-    origin = Origin(f"snapshot {data.get('reason', '?')} {data.get('taken', '?')}")
-    objects = [_with_origin(from_dict(item), origin) for item in data.get("objects", [])]
-    return Desired(addresses=frozenset(o for o in objects if isinstance(o, Address)),
-                   routes=frozenset(o for o in objects if isinstance(o, Route)),
-                   rules=frozenset(o for o in objects if isinstance(o, Rule)))
+    origin = Origin.snapshot(str(data.get("reason", "?")), str(data.get("taken", "?")))
+    objects = [from_dict(item) for item in data.get("objects", [])]
+    return Desired(
+        addresses=frozenset(_at(o, origin) for o in objects if isinstance(o, Address)),
+        routes=frozenset(_at(o, origin) for o in objects if isinstance(o, Route)),
+        rules=frozenset(_at(o, origin) for o in objects if isinstance(o, Rule)))
 
 
-def _with_origin(obj: Address | Route | Rule, origin: Origin) -> Address | Route | Rule:
+def _at(obj: _Object, origin: Origin) -> _Object:
     return dataclasses.replace(obj, origin=origin)
 
 
-def _stable(obj: Address | Route | Rule) -> str:
+def _stable(obj: KernelObject) -> str:
     return json.dumps(to_dict(obj), sort_keys=True)

@@ -22,7 +22,7 @@ MAX_VALUE = 256  # no variable nethook reads is longer; longer ones are refused 
 class Kind(enum.Enum):
     PREPARE = "prepare"  # about to change the interface: take a snapshot first
     CONFIGURE = "configure"  # an address was (re)configured: restore what is missing
-    TEARDOWN = "teardown"  # the lease is going away: keep the snapshot, restore nothing
+    TEARDOWN = "teardown"  # the lease is going away: restore nothing now
     MANUAL = "manual"  # an administrator asked (apply, replay)
 
 
@@ -35,6 +35,21 @@ class Event:
     new_address: Optional[IPInterface] = None
     old_address: Optional[IPInterface] = None
     routers: Tuple[IPAddress, ...] = ()
+    # The caller removes addresses right after this call (RHEL's dhclient-script runs
+    # its ``_restore`` functions before it flushes the interface): snapshot first.
+    removal_pending: bool = False
+
+    @property
+    def snapshot_first(self) -> bool:
+        """Whether this call comes before a removal, so the snapshot must be taken now."""
+        return self.kind is Kind.PREPARE or self.removal_pending
+
+    @property
+    def family(self) -> Optional[int]:
+        """The address family a dhclient reason concerns (``*6``: IPv6), else None."""
+        if self.source.startswith("dhclient"):
+            return 6 if self.reason.endswith("6") else 4
+        return None
 
     def to_dict(self) -> Dict[str, Any]:
         data: Dict[str, Any] = {"source": self.source, "kind": self.kind.value,
@@ -45,6 +60,8 @@ class Event:
             data["old_address"] = self.old_address.with_prefixlen
         if self.routers:
             data["routers"] = [str(r) for r in self.routers]
+        if self.removal_pending:
+            data["removal_pending"] = True
         return data
 
     def describe(self) -> str:
@@ -64,7 +81,8 @@ class Event:
                    reason=str(data["reason"]), ifname=checked_ifname(data.get("ifname")),
                    new_address=interface_or_none(data.get("new_address")),
                    old_address=interface_or_none(data.get("old_address")),
-                   routers=tuple(ipaddress.ip_address(r) for r in data.get("routers", ())))
+                   routers=tuple(ipaddress.ip_address(r) for r in data.get("routers", ())),
+                   removal_pending=data.get("removal_pending") is True)
 
 
 def checked_ifname(value: Optional[str]) -> Optional[str]:

@@ -7,6 +7,7 @@ Every other variable (domain names, hostnames, any option a server sends) is ign
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Optional
 
@@ -18,7 +19,9 @@ CONFIGURE_REASONS = frozenset({"BOUND", "RENEW", "REBIND", "REBOOT", "TIMEOUT",
 TEARDOWN_REASONS = frozenset({"EXPIRE", "FAIL", "RELEASE", "STOP",
                               "EXPIRE6", "RELEASE6", "STOP6"})
 # Before these, dhclient-script may remove addresses: the enter hook snapshots first.
-PREPARE_REASONS = CONFIGURE_REASONS | TEARDOWN_REASONS
+# PREINIT6 flushes every permanent global IPv6 address (`ip -6 addr flush dev IF scope
+# global permanent`) when dhclient -6 starts, with no release before it.
+PREPARE_REASONS = CONFIGURE_REASONS | TEARDOWN_REASONS | {"PREINIT6"}
 # The lease file lags the daemon (written at most every 15 s): on these, old_* can be stale.
 UNTRUSTED_OLD = frozenset({"STOP", "RELEASE", "STOP6", "RELEASE6"})
 
@@ -40,13 +43,17 @@ def from_env(env: Mapping[str, str], phase: str) -> Optional[Event]:
 
 
 def from_rhel(env: Mapping[str, str], action: str) -> Optional[Event]:
-    """RHEL's dhclient-script calls ``nethook_config`` after configuring the address and
-    ``nethook_restore`` when the lease goes; both see the same variables."""
+    """RHEL's dhclient-script calls ``nethook_config`` after configuring the address
+    (BOUND, RENEW, REBIND, REBOOT, TIMEOUT and their IPv6 forms) and ``nethook_restore``
+    when the lease goes (EXPIRE, FAIL, RELEASE, STOP and EXPIRE6, RELEASE6, STOP6).
+    ``_restore`` runs *before* the script flushes the interface (``flush_dev``), so it
+    is the one moment to snapshot what the flush takes with it."""
     ifname = checked_ifname(env.get("interface"))
     kind = {"config": Kind.CONFIGURE, "restore": Kind.TEARDOWN}.get(action)
     if ifname is None or kind is None:
         return None
-    return _lease_event("dhclient-rhel", kind, env.get("reason", action)[:32], ifname, env)
+    event = _lease_event("dhclient-rhel", kind, env.get("reason", action)[:32], ifname, env)
+    return dataclasses.replace(event, removal_pending=kind is Kind.TEARDOWN)
 
 
 def _lease_event(source: str, kind: Kind, reason: str, ifname: str,

@@ -8,6 +8,7 @@ attributes are the same kernel object in a different shape.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import FrozenSet, Optional, Tuple, Union
 
@@ -21,10 +22,21 @@ IFNAME_MAX = 15  # IFNAMSIZ - 1; also the limit for IPv4 address labels
 
 @dataclass(frozen=True)
 class Origin:
-    """Where a desired object was declared: a file and line, or a named source."""
+    """Where a desired object comes from: a file and line (nethook's configuration or a
+    distro file it imports), or the pre-event snapshot of an interface.
+
+    The difference decides ownership: nethook may later remove what it added from a
+    file once no file declares it any more, never what it put back from a snapshot,
+    which was the administrator's own state.
+    """
 
     source: str
     line: int = 0
+    from_snapshot: bool = False
+
+    @classmethod
+    def snapshot(cls, reason: str, taken: str) -> Origin:
+        return cls(f"snapshot {reason} {taken}", from_snapshot=True)
 
     def __str__(self) -> str:
         return f"{self.source}:{self.line}" if self.line else self.source
@@ -178,12 +190,29 @@ class Desired:
         )
 
     def merged(self, other: Desired) -> Desired:
-        """Union; where both hold an equal object, this one's copy (and origin) wins."""
+        """Union, by kernel identity: where both hold the same kernel object (an address
+        or route with the same key, a rule that the other satisfies), this one's copy and
+        origin win, even when the other's attributes differ."""
+        keys = {a.key for a in self.addresses}
+        routes = {r.key for r in self.routes}
         return Desired(
-            addresses=self.addresses | other.addresses,
-            routes=self.routes | other.routes,
-            rules=self.rules | other.rules,
+            addresses=self.addresses | {a for a in other.addresses if a.key not in keys},
+            routes=self.routes | {r for r in other.routes if r.key not in routes},
+            rules=self.rules | {r for r in other.rules
+                                if not any(mine.satisfied_by(r) or r.satisfied_by(mine)
+                                           for mine in self.rules)},
         )
+
+    def without(self, objects: Iterable[KernelObject]) -> Desired:
+        gone = set(objects)
+        return Desired(addresses=self.addresses - gone, routes=self.routes - gone,
+                       rules=self.rules - gone)
+
+    def of_family(self, version: int) -> Desired:
+        """The IPv4 (4) or IPv6 (6) part."""
+        return Desired(addresses=frozenset(a for a in self.addresses if a.family == version),
+                       routes=frozenset(r for r in self.routes if r.family == version),
+                       rules=frozenset(r for r in self.rules if r.family == version))
 
 
 @dataclass(frozen=True)

@@ -101,13 +101,14 @@ def after_restore(ctx: RunContext, ifname: str, result: RunResult,
 def watched_settings(ctx: RunContext) -> ServicesConfig:
     """The ``services:`` settings; with an invalid configuration, the defaults."""
     from nethook.config.services import ServicesConfig
-    from nethook.engine.desired import load_config
+    from nethook.engine.desired import assemble
 
-    try:
-        return load_config(ctx, imports=False).services
-    except ConfigError as exc:
-        log.warning("invalid configuration, services checked with the defaults: %s", exc)
+    assembly = assemble(ctx, imports=False)
+    if assembly.error is not None:
+        log.warning("invalid configuration, services checked with the defaults: %s",
+                    assembly.error)
         return ServicesConfig()
+    return assembly.config.services
 
 
 def worth_checking(ctx: RunContext) -> bool:

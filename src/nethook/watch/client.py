@@ -4,10 +4,11 @@ The protocol is one JSON object per line each way on a fresh connection:
 
 * ``{"v": 1, "op": "event", "event": {...Event.to_dict()...}, "deadline": MONO}``: a
   hook's event. The watcher answers ``{"ok": true}`` as soon as it has queued a restore
-  or a teardown, so the hook returns in milliseconds. For a PREPARE event (the dhclient
-  enter hook) it answers only once the snapshot is written, and only if it could start
-  before ``deadline`` (``time.monotonic()``, CLOCK_MONOTONIC, which every process on the
-  machine shares): a hook that gave up has taken the snapshot itself. With
+  or a teardown, so the hook returns in milliseconds. For a call before a removal (the
+  dhclient enter hook, RHEL's ``_restore``) it answers only once the snapshot is
+  written, and only if it could start before ``deadline`` (``time.monotonic()``,
+  CLOCK_MONOTONIC, which every process on the machine shares): a hook that gave up has
+  taken the snapshot itself. With
   ``"wait": true`` a restore is answered once it is done, with its summary (tests, bench).
 * ``{"v": 1, "op": "status"}``: the watcher's pid, start time, what it keeps and holds.
 
@@ -24,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from nethook.events import Event, Kind
+from nethook.events import Event
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def forward(run_dir: Path, event: Event, *, wait: bool = False,
     if not socket_path(run_dir).exists():
         return None  # the common case without a watcher: no connect attempt at all
     if timeout is None:
-        timeout = SNAPSHOT_TIMEOUT if event.kind is Kind.PREPARE else REPLY_TIMEOUT
+        timeout = SNAPSHOT_TIMEOUT if event.snapshot_first else REPLY_TIMEOUT
     request: Message = {"op": "event", "event": event.to_dict(),
                         "deadline": time.monotonic() + timeout}
     if wait:

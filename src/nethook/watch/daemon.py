@@ -1,7 +1,7 @@
 """The watcher's process: one asyncio loop, one worker thread, no state but memory.
 
 The loop reads rtnetlink notifications, answers hooks on the unix socket, follows D-Bus
-and keeps the schedule; the worker runs the restores (``hook.restore``, the hooks' own)
+and keeps the schedule; the worker runs the restores (``engine.run.restore``, the hooks' own)
 and the snapshots. Signals: SIGHUP re-reads the configuration (a bad one is reported and
 the previous one kept), SIGTERM and SIGINT stop after the run in hand. Under systemd
 (``Type=notify``) it says READY=1 once netlink, the socket and the bus are set up, and
@@ -20,10 +20,9 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Optional
 
 from nethook.base.context import RunContext
-from nethook.base.errors import ConfigError, NethookError
-from nethook.config.load import Config
-from nethook.engine import run as hook
-from nethook.engine.desired import load_config
+from nethook.base.errors import NethookError
+from nethook.engine import run
+from nethook.engine.desired import Assembly, assemble
 from nethook.engine.reconcile import RunResult, open_kernel
 from nethook.events import Event, Kind
 from nethook.model.objects import KernelObject
@@ -50,8 +49,8 @@ class Watcher:
         self.ctx = dataclasses.replace(ctx, lock_timeout=WATCH_LOCK_TIMEOUT)
         self.options = options
         self.config_error: Optional[str] = None
-        self.config = self._first_config()
-        self.kept = Kept(self.ctx, self.config)
+        self.assembly = self._first_assembly()
+        self.kept = Kept(self.ctx, self.assembly)
         self.schedule = Schedule()
         self.started = datetime.now(timezone.utc)
         self.runs = 0
@@ -60,14 +59,13 @@ class Watcher:
         self._tasks: List[asyncio.Future[Any]] = []
         self.dbus: Any = None  # a DBusWatch once D-Bus is followed
 
-    def _first_config(self) -> Config:
-        try:
-            return load_config(self.ctx)
-        except ConfigError as exc:
-            self.config_error = str(exc)
+    def _first_assembly(self) -> Assembly:
+        assembly = assemble(self.ctx)
+        if assembly.error is not None:
+            self.config_error = str(assembly.error)
             log.error("invalid configuration: %s; keeping snapshots only until it is fixed "
-                      "and the watcher reloaded", exc)
-            return Config()
+                      "and the watcher reloaded", assembly.error)
+        return assembly
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -156,14 +154,14 @@ class Watcher:
     def reload(self) -> None:
         """SIGHUP: the configuration afresh; a bad one keeps the one in use."""
         sdnotify.notify("RELOADING=1")
-        try:
-            config = load_config(self.ctx)
-        except ConfigError as exc:
-            self.config_error = str(exc)
-            log.error("invalid configuration, the watcher keeps the previous one: %s", exc)
+        assembly = assemble(self.ctx)
+        if assembly.error is not None:
+            self.config_error = str(assembly.error)
+            log.error("invalid configuration, the watcher keeps the previous one: %s",
+                      assembly.error)
         else:
-            self.config, self.config_error = config, None
-            self.kept = Kept(self.ctx, config)
+            self.assembly, self.config_error = assembly, None
+            self.kept = Kept(self.ctx, assembly)
             self.schedule.backoff.forget(self.kept.objects())
             for name in list(self.schedule.pending):
                 if not self.kept.keeps(name):
@@ -268,7 +266,7 @@ class Watcher:
 
     def _restore(self, job: Job) -> Optional[RunResult]:
         """In the worker thread: exactly the hooks' restore, with the loaded config."""
-        return hook.restore(self.ctx, job.event, config=self.config, withhold=job.withhold)
+        return run.restore(self.ctx, job.event, base=self.assembly, withhold=job.withhold)
 
     def _ran(self, job: Job, future: asyncio.Future[Optional[RunResult]]) -> None:
         now = self.loop.time()
@@ -306,12 +304,12 @@ class Watcher:
         if event.ifname is None:
             return {"ok": False, "error": "an event without an interface"}
         deadline = float(request.get("deadline", self.loop.time() + 1.0))
-        if event.kind is Kind.PREPARE:
+        if event.snapshot_first:
             return await self._prepare(event, deadline)
         waiter = self.loop.create_future() if request.get("wait") else None
         self.schedule.stack_event(event, self.loop.time(), waiter)
         if event.kind is Kind.TEARDOWN:  # a hold, and the journal line a hook writes
-            self.worker.submit(functools.partial(hook.handle, self.ctx, event))
+            self.worker.submit(functools.partial(run.handle, self.ctx, event))
         self._arm()
         if waiter is not None:
             answer: Dict[str, Any] = await waiter
@@ -319,12 +317,13 @@ class Watcher:
         return {"ok": True, "queued": event.kind is not Kind.TEARDOWN}
 
     async def _prepare(self, event: Event, deadline: float) -> Dict[str, Any]:
-        """The dhclient enter hook waits: a hold, then the snapshot, then the answer."""
+        """A call before a removal waits (Debian's enter hook, RHEL's ``_restore``): a hold,
+        then the snapshot, then the answer."""
         assert event.ifname is not None
         self.schedule.stack_event(event, self.loop.time())
         if self.loop.time() > deadline:
             return {"ok": False, "error": "too late: the hook stopped waiting"}
-        work = functools.partial(hook.take_snapshot, self.ctx, event, config=self.config,
+        work = functools.partial(run.take_snapshot, self.ctx, event, base=self.assembly,
                                  deadline=deadline)
         try:
             await self.worker.submit(work, SNAPSHOT)

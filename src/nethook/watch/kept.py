@@ -1,47 +1,37 @@
 """What the watcher keeps, per interface, held in memory and indexed by kernel identity.
 
-The same state a hook would restore (``hook.desired_parts``: declared, imported, and the
-fresh snapshot), for every interface the configuration names or that has a snapshot.
-Built at start and on SIGHUP from the configuration then loaded; an interface's part is
-rebuilt whenever its snapshot may have changed (taken, or consumed by a restore).
+The same state a hook would restore (``engine.desired.assemble``: declared, imported,
+and the pending snapshot), for every interface the configuration names or that has a
+snapshot. Built at start and on SIGHUP from the assembly then made; an interface's part
+is rebuilt whenever its snapshot may have changed (taken, or consumed by a restore).
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Dict, FrozenSet, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from nethook.base.context import RunContext
-from nethook.base.errors import StateError
-from nethook.config.load import Config
-from nethook.engine.run import desired_parts
-from nethook.engine.snapshot import snapshot_path
+from nethook.engine.desired import Assembly, assemble
+from nethook.engine.snapshot import pending_names, snapshot_dir
 from nethook.model.objects import Address, Desired, KernelObject, Route, Rule
 
 log = logging.getLogger(__name__)
 
 
-def snapshot_names(run_dir: Path) -> FrozenSet[str]:
-    folder = snapshot_path(run_dir, "x").parent
-    try:
-        return frozenset(p.stem for p in folder.glob("*.json") if p.is_file())
-    except OSError:
-        return frozenset()
-
-
 def snapshot_stamp(run_dir: Path) -> int:
     """Changes whenever a snapshot is written or consumed (both rename in the folder)."""
     try:
-        return snapshot_path(run_dir, "x").parent.stat().st_mtime_ns
+        return snapshot_dir(run_dir).stat().st_mtime_ns
     except OSError:
         return 0
 
 
 class Kept:
-    def __init__(self, ctx: RunContext, config: Config) -> None:
+    def __init__(self, ctx: RunContext, assembly: Assembly) -> None:
         self.ctx = ctx
-        self.config = config
+        self.assembly = assembly
         self.by_interface: Dict[str, Desired] = {}
         self._addresses: Dict[Tuple[object, ...], Tuple[str, Address]] = {}
         self._routes: Dict[Tuple[object, ...], Tuple[str, Route]] = {}
@@ -52,7 +42,7 @@ class Kept:
     def rebuild(self) -> None:
         """Every interface afresh (start, reload, or snapshots changed behind our back)."""
         self.stamp = snapshot_stamp(self.ctx.run_dir)
-        names = set(self.config.desired.interfaces) | snapshot_names(self.ctx.run_dir)
+        names = set(self.assembly.declared.interfaces) | pending_names(self.ctx.run_dir)
         self.by_interface = {name: self._load(name) for name in sorted(names)}
         self._index()
 
@@ -74,12 +64,7 @@ class Kept:
         return True
 
     def _load(self, ifname: str) -> Desired:
-        try:
-            declared, taken = desired_parts(self.ctx, ifname, self.config)
-        except StateError as exc:  # a corrupt snapshot: what is declared still counts
-            log.error("%s: %s; keeping what is declared only", ifname, exc)
-            return self.config.desired.scoped(ifname)
-        return declared if taken is None else declared.merged(taken)
+        return assemble(self.ctx, ifname, base=self.assembly).desired
 
     def _index(self) -> None:
         self._addresses = {}
