@@ -500,6 +500,12 @@ def test_journal_failures_and_an_open_state_directory(tmp_path: Path) -> None:
     (state / "journal.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines)
                                          + "a torn line\n")
     data = report("self", tmp_path, state_dir=state)
+    unsafe = one(data, "directory-unsafe")
+    assert unsafe["summary"] == f"nethook's state directory {state} is writable by everyone"
+    assert unsafe["fix_action"] == f"chmod 0700 {state} (was 0777)"
+    assert findings(data, "journal-failures") == []  # nothing is read from it as it is
+    state.chmod(0o700)
+    data = report("self", tmp_path, state_dir=state)
     journal = one(data, "journal-failures")
     assert journal["summary"] == ("the journal shows 1 run(s) with failed operations in the "
                                   "last 7 days")
@@ -507,6 +513,3 @@ def test_journal_failures_and_an_open_state_directory(tmp_path: Path) -> None:
         f"{state}/journal.jsonl: 2026-11-20T08:19:36.927+00:00 eth0 BOUND from dhclient: "
         "ip -4 route add default via 10.77.0.1 dev eth0 table 100 proto 177: Nexthop has "
         "invalid gateway (ENETUNREACH)"]
-    unsafe = one(data, "directory-unsafe")
-    assert unsafe["summary"] == f"nethook's state directory {state} is writable by everyone"
-    assert unsafe["fix_action"] == f"chmod 0700 {state} (was 0777)"

@@ -15,7 +15,8 @@ from typing import List, Optional
 import pytest
 
 from nethook.base.context import RunContext
-from nethook.engine import coalesce, snapshot
+from nethook.engine import coalesce
+from nethook.engine import snapshot_file as snapshot
 from nethook.engine.run import handle, restore
 from nethook.events import Event, Kind
 from nethook.model.objects import Address, Route, Rule

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import ipaddress
 import json
 import multiprocessing
 import time
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -15,8 +17,9 @@ from nethook.base.errors import LockTimeout, StateError
 from nethook.base.lock import RunLock
 from nethook.engine import journal, ownership
 from nethook.engine.apply import Status, judge
+from nethook.engine.snapshot_file import invalid_reason
 from nethook.model.codec import from_dict, to_dict
-from nethook.model.objects import Address, Route, Rule
+from nethook.model.objects import Address, KernelObject, Observed, Route, Rule
 from nethook.model.ops import AddressOp, RuleOp, Verb
 
 OBJECTS = [
@@ -46,7 +49,40 @@ def test_ownership_round_trip_and_absent_is_empty(tmp_path: Path) -> None:
     assert ownership.load(tmp_path) == frozenset()
     ownership.save(tmp_path, OBJECTS)
     assert ownership.load(tmp_path) == frozenset(OBJECTS)
-    assert json.loads((tmp_path / "owned.json").read_text())["version"] == 1
+    assert json.loads((tmp_path / "owned.json").read_text())["version"] == 2
+
+
+def test_an_intent_left_behind_is_settled_against_the_kernel(tmp_path: Path) -> None:
+    route = OBJECTS[2]
+    assert isinstance(route, Route)
+    ownership.save(tmp_path, OBJECTS[:1], pending=OBJECTS[1:])
+    record = ownership.load_record(tmp_path)
+    assert record.pending == frozenset(OBJECTS[1:])
+    # the kernel holds the route as added (the kernel reports attributes nethook left
+    # unstated, which still match) and the rule, but not the IPv6 address
+    kernel = Observed(routes=frozenset({dataclasses.replace(route, origin=None)}),
+                      rules=frozenset({OBJECTS[3]}))  # type: ignore[arg-type]
+    assert record.settled(kernel) == ownership.Record(frozenset({*OBJECTS[:1], *OBJECTS[2:]}))
+    changed = dataclasses.replace(route, gateway=ipaddress.ip_address("10.77.0.9"))
+    assert ownership.Record(pending=frozenset({route})).settled(
+        Observed(routes=frozenset({changed}))).owned == frozenset()
+
+
+@pytest.mark.parametrize("obj, reason", [
+    (OBJECTS[0], None),
+    (Address("lo", ipaddress.ip_interface("127.9.9.9/8")), "on lo, not eth0"),
+    (Address("eth0", ipaddress.ip_interface("fe80::9/64")), "a link-local address"),
+    (dataclasses.replace(OBJECTS[2], table=254), "table 254 is the system's"),
+    (dataclasses.replace(OBJECTS[2], ifname="eth1"), "through eth1, not eth0"),
+    (Rule(table=100, priority=0), "priority 0 belongs to the kernel's own rules"),
+    (Rule(table=100, priority=32767), "priority 32767 belongs"),
+    (Rule(table=253, priority=5), "table 253 is the system's"),
+    (Rule(table=100, priority=5, iif="eth1"), "names another interface than eth0"),
+    (Rule(table=100, priority=5, iif="eth0"), None),
+])
+def test_what_a_snapshot_may_hold(obj: KernelObject, reason: Optional[str]) -> None:
+    found = invalid_reason(obj, "eth0")
+    assert found == reason if reason is None else (found or "").startswith(reason)
 
 
 def test_corrupt_ownership_record_is_an_error_not_empty(tmp_path: Path) -> None:

@@ -19,6 +19,10 @@ class ConfigError(NethookError):
         super().__init__(f"{where}: {key}: {message}" if key else f"{where}: {message}")
 
 
+class UsageError(NethookError):
+    """The command line asks for something that cannot be (exit status 2)."""
+
+
 class ObserveError(NethookError):
     """The kernel state could not be read; nothing may be planned from it."""
 

@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Optional, Type
 
 from nethook.base.errors import LockTimeout
-from nethook.base.files import private_dir
+from nethook.base.safefiles import TrustedDir
 
 log = logging.getLogger(__name__)
 POLL_INTERVAL = 0.02
@@ -26,8 +26,8 @@ class RunLock:
         self._fd: Optional[int] = None
 
     def __enter__(self) -> RunLock:
-        private_dir(self.path.parent)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        with TrustedDir.open(self.path.parent) as directory:
+            fd = directory.open_file(self.path.name, os.O_RDWR | os.O_CREAT)
         deadline = time.monotonic() + self.timeout
         waited = False
         while True:

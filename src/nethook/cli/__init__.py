@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
 from nethook import __version__
 from nethook.base.context import RunContext
-from nethook.base.errors import ConfigError, NethookError
+from nethook.base.errors import ConfigError, NethookError, UsageError
 from nethook.base.exit_codes import ExitCode
 
 if TYPE_CHECKING:
@@ -42,6 +42,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return handler(args, ctx)
     except ConfigError as exc:
         log.error("invalid configuration, nothing applied: %s", exc)
+        return ExitCode.USAGE
+    except UsageError as exc:
+        log.error("%s", exc)
         return ExitCode.USAGE
     except NethookError as exc:
         log.error("%s", exc)
@@ -149,9 +152,22 @@ def _assembled(args: argparse.Namespace, ctx: RunContext) -> Assembly:
     """The one desired state of this run; an invalid configuration stops the verb."""
     from nethook.engine.desired import assemble
 
-    assembly = assemble(ctx, _option(args, "interface"))
+    assembly = assemble(ctx, _interface(args))
     assembly.require_valid()
     return assembly
+
+
+def _interface(args: argparse.Namespace) -> Optional[str]:
+    """The interface named on the command line, checked as the kernel checks names."""
+    from nethook.events import checked_ifname
+
+    given: Optional[str] = _option(args, "interface")
+    if given is None:
+        return None
+    name = checked_ifname(given)
+    if name is None:
+        raise UsageError(f"{given[:64]!r} is not a valid interface name")
+    return name
 
 
 def _cmd_apply(args: argparse.Namespace, ctx: RunContext) -> int:
@@ -170,7 +186,7 @@ def _run(args: argparse.Namespace, ctx: RunContext, *, dry_run: bool, prune: boo
     from nethook.events import Event, Kind
 
     assembly = _assembled(args, ctx)
-    event = Event(source="cli", kind=Kind.MANUAL, reason=reason, ifname=args.interface)
+    event = Event(source="cli", kind=Kind.MANUAL, reason=reason, ifname=assembly.scope)
     result = apply_all(ctx, assembly, event, prune=prune, dry_run=dry_run)
     if _option(args, "json", False):
         _print_json(render.run_json(result))
@@ -208,7 +224,7 @@ def _cmd_replay(args: argparse.Namespace, ctx: RunContext) -> int:
     finally:
         netlink.close()
     worst = ExitCode.OK
-    for event in events_to_replay(ctx, args.interface, args.reason, known, observed):
+    for event in events_to_replay(ctx, assembly.scope, args.reason, known, observed):
         print(f"# {event.ifname}: replaying {event.describe()}")
         result = restore(ctx, event, dry_run=bool(args.dry_run), replay=True,
                          base=assembly)

@@ -32,6 +32,8 @@ def run_hook(source: str, argv: Sequence[str], env: Mapping[str, str],
         handle(ctx, event)
     except NethookError as exc:  # an expected condition: one line, no traceback
         log.error("hook %s: %s; nothing was removed", source, exc)
+    except OSError as exc:  # permission denied, no space left...: one line too
+        log.error("hook %s: %s; nothing was removed", source, exc)
     except Exception:  # the hook boundary: never fail the caller
         log.exception("hook %s failed; the interface was left as it was", source)
     return 0

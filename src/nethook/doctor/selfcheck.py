@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from nethook.base.errors import ConfigError
+from nethook.base.safefiles import UntrustedError
 from nethook.doctor.findings import Evidence, Finding, Severity
 from nethook.doctor.fixes import SetPermissions
 from nethook.doctor.inputs import Inspection
@@ -88,9 +89,15 @@ def _directory(inspection: Inspection, what: str, directory: Path) -> Optional[F
 
 
 def _failures(inspection: Inspection) -> List[Dict[str, Any]]:
+    """Recent runs with failed operations; none read from a directory nethook does not
+    trust (the directory's own finding says why)."""
     since = inspection.now - RECENT
     failed = []
-    for entry in journal.entries(inspection.ctx.state_dir):
+    try:
+        entries = list(journal.entries(inspection.ctx.state_dir))
+    except UntrustedError:
+        return []
+    for entry in entries:
         when = _time(entry)
         results = entry.get("results") or []
         if when is not None and when >= since and any(

@@ -12,49 +12,46 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from nethook.base.files import private_dir
+from nethook.base.safefiles import TrustedDir, open_path
 
 RESET_AFTER = 1 << 16
+EVENTS = "events"
+COUNT, SERVED = "count", "served"  # the served record has its own directory: an
+# interface may well be called "eth0.served"
 
 
-def _counter(run_dir: Path, ifname: str) -> Path:
-    return private_dir(run_dir / "events" / "count") / ifname
+def _folder(run_dir: Path, name: str) -> TrustedDir:
+    return open_path(run_dir, [EVENTS, name])
 
 
 def arrive(run_dir: Path, ifname: str) -> int:
     """Count this event in; returns its number."""
-    fd = os.open(_counter(run_dir, ifname), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        os.write(fd, b".")
-        return os.fstat(fd).st_size
-    finally:
-        os.close(fd)
+    with _folder(run_dir, COUNT) as counts:
+        return counts.append(ifname, b".")
 
 
 def already_served(run_dir: Path, ifname: str, number: int) -> bool:
     """Call with the run lock held."""
+    with _folder(run_dir, SERVED) as served:
+        text = served.read(ifname, 32)
     try:
-        served = int(_served(run_dir, ifname).read_text() or 0)
-    except (FileNotFoundError, ValueError):
+        return number <= int(text or 0)
+    except ValueError:
         return False
-    return number <= served
 
 
 def start_serving(run_dir: Path, ifname: str) -> None:
     """Call with the run lock held, before observing: every event counted so far is covered."""
-    path = _counter(run_dir, ifname)
-    try:
-        count = path.stat().st_size
-    except FileNotFoundError:
-        count = 0
-    if count > RESET_AFTER:
-        # Start over. An event counted just before this waits with a number above the new
-        # record and runs once more: harmless, and the counter stays small.
-        os.truncate(path, 0)
-        count = 0
-    _served(run_dir, ifname).write_text(str(count))
-
-
-def _served(run_dir: Path, ifname: str) -> Path:
-    # Its own directory: an interface may well be called "eth0.served".
-    return private_dir(run_dir / "events" / "served") / ifname
+    with _folder(run_dir, COUNT) as counts:
+        fd = counts.open_file(ifname, os.O_RDWR | os.O_CREAT)
+        try:
+            count = os.fstat(fd).st_size
+            if count > RESET_AFTER:
+                # Start over. An event counted just before this waits with a number above
+                # the new record and runs once more: harmless, and the counter stays small.
+                os.ftruncate(fd, 0)
+                count = 0
+        finally:
+            os.close(fd)
+    with _folder(run_dir, SERVED) as served:
+        served.write(ifname, str(count).encode(), durable=False)

@@ -30,7 +30,7 @@ from nethook.base.context import RunContext
 from nethook.base.errors import ConfigError, StateError
 from nethook.config.load import Config, discover, load
 from nethook.config.rt_tables import RouteTables, load_tables
-from nethook.engine import snapshot
+from nethook.engine import snapshot_file
 from nethook.importers.base import Imported, Problem
 from nethook.model.objects import Desired
 
@@ -104,14 +104,14 @@ def assemble(ctx: RunContext, scope: Optional[str] = None, *,
     if scope is not None:
         declared = declared.scoped(scope)
     names = ({scope} if scope is not None
-             else set(declared.declared.interfaces) | snapshot.pending_names(ctx.run_dir))
+             else set(declared.declared.interfaces) | snapshot_file.pending_names(ctx.run_dir))
     taken: Dict[str, Desired] = {}
     errors: Dict[str, str] = {}
     for name in sorted(names):
         if not declared.config.snapshot_enabled(name):
             continue
         try:
-            state = snapshot.load(ctx.run_dir, name, consumed_too)
+            state = snapshot_file.load(ctx.run_dir, name, consumed_too)
         except StateError as exc:
             errors[name] = str(exc)
             log.error("%s: %s; the snapshot is left out, the declared state stands",

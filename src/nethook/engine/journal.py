@@ -6,12 +6,14 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
-from nethook.base.files import private_dir
+from nethook.base.safefiles import TrustedDir
 
 JOURNAL_NAME = "journal.jsonl"
+ROTATED_NAME = JOURNAL_NAME + ".1"
 MAX_BYTES = 1 << 20  # keep at most about 2 MiB: the current file plus one rotated generation
+READ_LIMIT = 2 * MAX_BYTES  # one generation, and one line more than any append writes
 
 
 def journal_path(state_dir: Path) -> Path:
@@ -20,28 +22,28 @@ def journal_path(state_dir: Path) -> Path:
 
 def append(state_dir: Path, entry: Dict[str, Any], max_bytes: int = MAX_BYTES) -> None:
     """Add one line. The caller holds the run lock, so appends never interleave."""
-    path = journal_path(private_dir(state_dir))
-    line = json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n"
-    try:
-        if path.stat().st_size + len(line) > max_bytes:
-            os.replace(path, path.with_name(JOURNAL_NAME + ".1"))
-    except FileNotFoundError:
-        pass
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-    with os.fdopen(fd, "a", encoding="utf-8") as handle:
-        handle.write(line)
+    line = (json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n").encode()
+    with TrustedDir.open(state_dir) as state:
+        fd = state.open_file(JOURNAL_NAME, os.O_RDONLY | os.O_CREAT)
+        try:
+            size = os.fstat(fd).st_size
+        finally:
+            os.close(fd)
+        if size + len(line) > max_bytes:
+            state.move(JOURNAL_NAME, state, ROTATED_NAME)
+        state.append(JOURNAL_NAME, line)
 
 
 def entries(state_dir: Path) -> Iterator[Dict[str, Any]]:
     """Every readable entry, oldest first; a torn or foreign line is passed over."""
-    path = journal_path(state_dir)
-    for candidate in (path.with_name(JOURNAL_NAME + ".1"), path):
-        try:
-            with candidate.open(encoding="utf-8") as handle:
-                lines: List[str] = handle.readlines()
-        except FileNotFoundError:
-            continue
-        for line in lines:
+    try:
+        state = TrustedDir.open(state_dir, create=False)
+    except FileNotFoundError:
+        return
+    with state:
+        texts = [state.read(name, READ_LIMIT) for name in (ROTATED_NAME, JOURNAL_NAME)]
+    for text in texts:
+        for line in (text or b"").splitlines():
             try:
                 entry = json.loads(line)
             except ValueError:

@@ -76,16 +76,18 @@ def reconcile(ctx: RunContext, desired: Desired, event: Event, *, prune: bool = 
                 log.debug("%s: %s already covered by a later run", event.ifname, event.reason)
                 return None
             coalesce.start_serving(ctx.run_dir, event.ifname)
-        owned = ownership.load(ctx.state_dir)
-        leftovers = _in_scope(owned, event.ifname) if prune else frozenset()
+        record = ownership.load_record(ctx.state_dir)
         netlink = open_netlink()
         try:
-            observed = observe_scope(netlink, desired, leftovers)
+            prunable = _in_scope(record.owned, event.ifname) if prune else frozenset()
+            observed = observe_scope(netlink, desired, (*prunable, *record.pending))
             observed_at = time.monotonic()
+            owned = _settle(ctx, record, observed, dry_run)
+            leftovers = _in_scope(owned, event.ifname) if prune else frozenset()
             allowed, withheld = respect_lease(desired, observed, event)
             the_plan = make_plan(allowed, observed, leftovers)
             the_plan = Plan(the_plan.ops, the_plan.skipped + withheld)
-            report = ApplyReport() if dry_run else apply(the_plan, netlink)
+            report = ApplyReport() if dry_run else _apply(ctx, the_plan, netlink, owned)
         finally:
             netlink.close()
         applied_at = time.monotonic()
@@ -101,6 +103,35 @@ def reconcile(ctx: RunContext, desired: Desired, event: Event, *, prune: bool = 
     return result
 
 
+def _settle(ctx: RunContext, record: ownership.Record, observed: Observed,
+            dry_run: bool) -> FrozenSet[KernelObject]:
+    """A run killed half way left its intent: what it added is nethook's now."""
+    if not record.pending:
+        return record.owned
+    settled = record.settled(observed)
+    adopted = len(settled.owned) - len(record.owned)
+    log.warning("the previous run stopped before it finished; %d of the %d object(s) it "
+                "meant to add are in the kernel and are nethook's own", adopted,
+                len(record.pending))
+    if not dry_run:
+        ownership.save(ctx.state_dir, settled.owned)
+    return settled.owned
+
+
+def _apply(ctx: RunContext, the_plan: Plan, netlink: Netlink,
+           owned: FrozenSet[KernelObject]) -> ApplyReport:
+    """Record the intent (flushed to disk) before the kernel changes, then apply."""
+    intent = [op.target for op in the_plan.ops
+              if op.verb is not Verb.DELETE and _from_a_file(op.target)]
+    if intent:
+        ownership.save(ctx.state_dir, owned, pending=intent)
+    return apply(the_plan, netlink)
+
+
+def _from_a_file(obj: KernelObject) -> bool:
+    return not (obj.origin is not None and obj.origin.from_snapshot)
+
+
 def _in_scope(owned: FrozenSet[KernelObject], ifname: Optional[str]) -> FrozenSet[KernelObject]:
     if ifname is None:
         return owned
@@ -111,8 +142,8 @@ def _owned_after(owned: FrozenSet[KernelObject], report: ApplyReport) -> FrozenS
     """Ownership by origin: what nethook added from a file (its configuration or an
     import) is its own, and ``--prune`` may remove it once no file declares it; what it
     put back from a snapshot was the administrator's, and is never recorded."""
-    added = {r.op.target for r in report.applied if r.op.verb is not Verb.DELETE
-             and not (r.op.target.origin is not None and r.op.target.origin.from_snapshot)}
+    added = {r.op.target for r in report.applied
+             if r.op.verb is not Verb.DELETE and _from_a_file(r.op.target)}
     gone = {r.op.target for r in report.results
             if r.op.verb is Verb.DELETE and r.status is not Status.FAILED}
     return frozenset((owned - gone) | added)

@@ -26,7 +26,7 @@ from typing import FrozenSet, Optional
 from nethook.base.context import RunContext
 from nethook.base.errors import StateError
 from nethook.base.lock import RunLock
-from nethook.engine import coalesce, journal, ownership, snapshot
+from nethook.engine import coalesce, journal, ownership, snapshot, snapshot_file
 from nethook.engine.desired import Assembly, assemble
 from nethook.engine.reconcile import NetlinkFactory, RunResult, open_kernel, reconcile
 from nethook.events import Event, Kind
@@ -94,7 +94,7 @@ def settle_snapshots(ctx: RunContext, assembly: Assembly, result: RunResult,
     still_missing = set(result.missing) | set(withhold)
     for name, taken in assembly.snapshots.items():
         if not still_missing & set(taken.objects()):
-            snapshot.consume(ctx.run_dir, name)
+            snapshot_file.consume(ctx.run_dir, name)
             log.debug("%s: snapshot restored in full, consumed", name)
 
 
@@ -143,7 +143,7 @@ def take_snapshot(ctx: RunContext, event: Event, *,
         for other in (f for f in snapshot.BOTH_FAMILIES if f not in families):
             if previous is not None:
                 state = state.merged(previous.of_family(other))
-        snapshot.save(ctx.run_dir, ifname, state, event.reason)
+        snapshot_file.save(ctx.run_dir, ifname, state, event.reason)
         count = len(state.objects())
         log.debug("%s: snapshot of %d object(s) before %s", ifname, count, event.reason)
         journal_only(ctx, event, f"snapshot of {count} object(s)")

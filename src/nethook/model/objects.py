@@ -228,3 +228,6 @@ class Observed:
 
     def has_link(self, ifname: str) -> bool:
         return ifname in self.links
+
+    def objects(self) -> Tuple[KernelObject, ...]:
+        return (*self.addresses, *self.routes, *self.rules)

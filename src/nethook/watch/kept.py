@@ -14,7 +14,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from nethook.base.context import RunContext
 from nethook.engine.desired import Assembly, assemble
-from nethook.engine.snapshot import pending_names, snapshot_dir
+from nethook.engine.snapshot_file import pending_names, snapshot_dir
 from nethook.model.objects import Address, Desired, KernelObject, Route, Rule
 
 log = logging.getLogger(__name__)

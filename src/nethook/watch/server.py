@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, Optional
 
 from nethook.base.errors import NethookError
-from nethook.base.files import private_dir
+from nethook.base.safefiles import TrustedDir
 from nethook.watch.client import MAX_MESSAGE, PROTOCOL, WatcherUnavailable, call, socket_path
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,8 @@ class AlreadyRunning(NethookError):
 
 
 async def start(run_dir: Path, handler: Handler) -> asyncio.AbstractServer:
-    path = socket_path(private_dir(run_dir))
+    TrustedDir.open(run_dir).close()  # nethook's own, and writable by no one else
+    path = socket_path(run_dir)
     _clear_stale(run_dir, path)
     old_umask = os.umask(0o177)
     try:
