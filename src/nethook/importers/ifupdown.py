@@ -26,7 +26,8 @@ tool; every static address when the interface also gets DHCP; ``pre-up``, ``up``
 ``ip -6``, ``replace``), with ``$IFACE``, ``$LOGICAL`` and ``$IF_<OPTION>`` substituted as
 ifupdown sets them; a route without ``dev`` goes through the stanza's interface, and rules
 are restored with that interface. ``iface NAME inherits TEMPLATE`` (and ifupdown-ng's
-``inherits`` option) copies the template's family, method and options first; a stanza
+``inherits`` option) copies the template's family, method and options first (ifupdown-ng
+leaves its ``up`` commands out); a stanza
 that only serves as a template (ifupdown-ng's ``template``, or one others inherit that no
 ``auto``/``allow-`` line names) is not an interface.
 
@@ -55,6 +56,7 @@ NAME = "ifupdown"
 _FAMILIES = {"inet": 4, "inet6": 6}
 _DYNAMIC = ("dhcp", "bootp", "auto")  # inet6 auto is SLAAC (with DHCPv6 if told so)
 _COMMANDS = ("pre-up", "up", "post-up")
+_ALL_COMMANDS = frozenset({*_COMMANDS, "down", "pre-down", "post-down"})
 _NET_TOOLS = frozenset({"ifconfig", "route", "/sbin/ifconfig", "/sbin/route",
                         "/usr/sbin/ifconfig", "/usr/sbin/route"})
 _ENV_NAME = re.compile(r"[^A-Z0-9_]")
@@ -69,13 +71,14 @@ class Dialect:
     merges: bool  # all stanzas of one interface are one configuration
     netmask_wins: bool  # netmask replaces a prefix written on the address
     dhcp_keeps_static: bool  # an interface with DHCP still gets its static addresses
+    inherits_commands: bool = True  # `inherits` copies the template's up lines too
 
 
 IFUPDOWN = Dialect("ifupdown", "", merges=False, netmask_wins=True, dhcp_keeps_static=True)
 IFUPDOWN2 = Dialect("ifupdown2", "etc/network/ifupdown2/ifupdown2.conf", merges=True,
                     netmask_wins=False, dhcp_keeps_static=False)
 IFUPDOWN_NG = Dialect("ifupdown-ng", "etc/network/ifupdown-ng.conf", merges=True,
-                      netmask_wins=False, dhcp_keeps_static=True)
+                      netmask_wins=False, dhcp_keeps_static=True, inherits_commands=False)
 DIALECTS = (IFUPDOWN2, IFUPDOWN_NG)
 
 
@@ -88,7 +91,7 @@ def dialect(root: Path, stanzas: List[Stanza]) -> Dialect:
     for candidate in DIALECTS:
         if exists(root / candidate.marker):
             return candidate
-    modern = any(not s.family or s.values("use") for s in stanzas)
+    modern = any((not s.family and not s.inherits) or s.values("use") for s in stanzas)
     return IFUPDOWN_NG if modern else IFUPDOWN
 
 
@@ -96,8 +99,8 @@ def read(root: Path, tables: RouteTables, which: Optional[Dialect] = None) -> Im
     out = Collector(NAME)
     reader = Reader(root, out)
     reader.read(root / INTERFACES)
-    stanzas = _inherit(reader.stanzas, out)
-    chosen = which or dialect(root, stanzas)
+    chosen = which or dialect(root, reader.stanzas)
+    stanzas = _inherit(reader.stanzas, chosen, out)
     templates = {s.inherits for s in reader.stanzas if s.inherits} | {
         v.split()[0] for s in reader.stanzas for v, _o in s.values("inherits") if v.split()}
     stanzas = [s for s in stanzas if not s.template
@@ -124,8 +127,9 @@ def _dynamic(stanza: Stanza) -> Set[int]:
     return found
 
 
-def _inherit(stanzas: List[Stanza], out: Collector) -> List[Stanza]:
-    """Stanzas with the options of the template each ``inherits``, before its own."""
+def _inherit(stanzas: List[Stanza], chosen: Dialect, out: Collector) -> List[Stanza]:
+    """Stanzas with the options of the template each ``inherits``, before its own
+    (ifupdown-ng leaves the template's commands out)."""
     seen: Dict[str, List[Stanza]] = {}
     result: List[Stanza] = []
     for stanza in stanzas:
@@ -133,16 +137,18 @@ def _inherit(stanzas: List[Stanza], out: Collector) -> List[Stanza]:
         names += [v.split()[0] for v, _o in stanza.values("inherits") if v.split()]
         for name in names:
             templates = [t for t in seen.get(name, ())
-                         if not stanza.family or t.family == stanza.family]
+                         if not stanza.family or t.family in ("", stanza.family)]
             if not templates:
                 out.problem(stanza.origin, f"inherits {name}, which no earlier "
                                            f"{stanza.family or 'iface'} stanza defines; "
                                            "inherits nothing")
                 continue
             template = templates[0]
+            options = [o for o in template.options
+                       if chosen.inherits_commands or o[0] not in _ALL_COMMANDS]
             stanza = replace(stanza, family=stanza.family or template.family,
                              method=stanza.method or template.method, inherits=None,
-                             options=template.options + stanza.options)
+                             options=options + stanza.options)
         seen.setdefault(stanza.name, []).append(stanza)
         result.append(stanza)
     return result
@@ -199,7 +205,7 @@ def _unit(unit: Stanza, chosen: Dialect, dynamic: Set[Tuple[str, int]],
     if problem:
         out.problem(unit.origin, f"{problem}; stanza ignored")
         return
-    if unit.method in ("static", ""):
+    if unit.method in ("static", "") or chosen.merges:  # -ng: `inet dhcp` and addresses
         _addresses(unit, physical, chosen, dynamic, primaries, out)
     _commands(unit, physical, tables, out)
 
