@@ -56,6 +56,8 @@ class Config:
     imports: Tuple[str, ...] = (config_schema.IMPORT_AUTO,)
     # Which daemons must listen on restored addresses (the ``services:`` section).
     services: ServicesConfig = field(default_factory=ServicesConfig)
+    # node_exporter's textfile directory, where the watcher refreshes nethook.prom
+    metrics_textfile: Optional[Path] = None
 
     def snapshot_enabled(self, ifname: str) -> bool:
         return self.snapshot_interfaces.get(ifname, self.snapshot)
@@ -145,6 +147,7 @@ class _Merger:
         self.routes: Dict[Tuple[int, int, IPNetwork, int], Route] = {}
         self.rules: Dict[Rule, Rule] = {}
         self.services = ServicesMerger()
+        self.textfile: Optional[str] = None
 
     def add(self, declared: config_schema.FileConfig) -> None:
         if declared.snapshot is not None:
@@ -159,6 +162,8 @@ class _Merger:
         for rule, path in declared.rules:
             self._rule(rule, path)
         self.services.add(declared.services)
+        if declared.metrics_textfile is not None:
+            self.textfile = declared.metrics_textfile
 
     def _address(self, address: Address, path: str) -> None:
         first = self.addresses.get(address.key)
@@ -198,7 +203,8 @@ class _Merger:
         desired = Desired(frozenset(self.addresses.values()), frozenset(self.routes.values()),
                           frozenset(self.rules.values()))
         return Config(desired, self.snapshot, MappingProxyType(dict(self.snapshot_interfaces)),
-                      files, self.imports, self.services.result())
+                      files, self.imports, self.services.result(),
+                      Path(self.textfile) if self.textfile else None)
 
 
 def _duplicate(origin: Optional[Origin], path: str, message: str) -> ConfigError:
