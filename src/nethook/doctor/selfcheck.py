@@ -5,7 +5,7 @@ its journal."""
 from __future__ import annotations
 
 import stat
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -98,20 +98,12 @@ def _failures(inspection: Inspection) -> List[Dict[str, Any]]:
     except UntrustedError:
         return []
     for entry in entries:
-        when = _time(entry)
+        when = journal.time_of(entry.get("time"))
         results = entry.get("results") or []
         if when is not None and when >= since and any(
                 isinstance(r, dict) and r.get("status") == "failed" for r in results):
             failed.append(entry)
     return failed
-
-
-def _time(entry: Dict[str, Any]) -> Optional[datetime]:
-    try:
-        when = datetime.fromisoformat(str(entry.get("time")))
-    except ValueError:
-        return None
-    return when if when.tzinfo is not None else None
 
 
 def _journal(inspection: Inspection, failures: List[Dict[str, Any]]) -> Finding:

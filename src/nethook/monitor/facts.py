@@ -112,8 +112,4 @@ def _restored_since(entries: List[Dict[str, Any]], since: datetime,
 
 
 def entry_time(entry: Mapping[str, Any]) -> Optional[datetime]:
-    try:
-        when = datetime.fromisoformat(str(entry.get("time")))
-    except ValueError:
-        return None
-    return when if when.tzinfo is not None else None
+    return journal.time_of(entry.get("time"))
