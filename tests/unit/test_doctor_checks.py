@@ -25,6 +25,7 @@ from nethook.base.context import RunContext
 from nethook.doctor.inputs import Owner
 from nethook.doctor.run import main
 from tests.unit.test_doctor_live import (
+    FakeKernel,
     FakeLive,
     address,
     ip,
@@ -102,13 +103,17 @@ LIVES = {
 
 
 def doctor(tree: str, tmp_path: Path, *, live: FakeLive | None = None, root: Path | None = None,
-           fix: bool = False, as_json: bool = True,
-           state_dir: Path | None = None) -> tuple[int, str]:
+           fix: bool = False, as_json: bool = True, state_dir: Path | None = None,
+           kernel: FakeKernel | None = None, out: io.StringIO | None = None) -> tuple[int, str]:
+    """One run of `nethook doctor` on a tree; its fixes change ``kernel`` (default: a fake
+    one over ``live``)."""
     ctx = RunContext(root=root or Path(tree), state_dir=state_dir or tmp_path / "state",
                      run_dir=tmp_path / "run")
-    out = io.StringIO()
-    code = main(ctx, fix=fix, as_json=as_json, live=live or live_of(tree), owner=ME, now=NOW,
-                out=out)
+    out = out or io.StringIO()
+    live = live or live_of(tree)
+    kernel = kernel or FakeKernel(live)
+    code = main(ctx, fix=fix, as_json=as_json, live=live, owner=ME, now=NOW, out=out,
+                open_netlink=kernel.open)
     return code, out.getvalue()
 
 

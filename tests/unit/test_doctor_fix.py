@@ -4,13 +4,16 @@ keeps a copy of every file it rewrites, and leaves the rest of the tree as it wa
 from __future__ import annotations
 
 import errno
+import io
+import logging
 import os
 import stat
 from dataclasses import replace
 from pathlib import Path
 from typing import Dict, Tuple
 
-from nethook.model.objects import Route
+import pytest
+
 from tests.unit.test_doctor_checks import (  # in_fixtures: roots relative to the fixtures
     copy_tree,
     doctor,
@@ -18,7 +21,7 @@ from tests.unit.test_doctor_checks import (  # in_fixtures: roots relative to th
     live_of,
     report,
 )
-from tests.unit.test_doctor_live import FakeLive, route
+from tests.unit.test_doctor_live import FakeKernel, route
 
 Tree = Dict[str, Tuple[int, bytes]]
 SCRIPTS = "etc/sysconfig/network-scripts"
@@ -106,8 +109,10 @@ def test_duplicate_default_route_fix_deletes_only_the_extra_route(tmp_path: Path
     root = copy_tree("debian-gateway", tmp_path)
     before = snapshot(root)
     live = live_of("debian-gateway")
-    data = report("debian-gateway", tmp_path, root=root, live=live, fix=True)
-    assert live.deleted == [replace(route("0.0.0.0/0", via="198.51.100.1"), scope=None)]
+    kernel = FakeKernel(live)
+    data = report("debian-gateway", tmp_path, root=root, live=live, kernel=kernel, fix=True)
+    assert kernel.deleted == [replace(route("0.0.0.0/0", via="198.51.100.1"), scope=None)]
+    assert (kernel.opened, kernel.closed) == (1, 1)
     assert data["fixes"] == [{
         "check": "default-routes", "code": "shared-metric", "applied": True,
         "action": "ip -4 route del default via 198.51.100.1 dev eth0 table 254",
@@ -116,17 +121,44 @@ def test_duplicate_default_route_fix_deletes_only_the_extra_route(tmp_path: Path
     assert changes(before, snapshot(root)) == {}  # /etc/network/interfaces is never edited
 
 
-def test_a_refused_fix_is_reported_and_counts(tmp_path: Path) -> None:
-    class Refusing(FakeLive):
-        def delete_route(self, route: Route) -> Tuple[int, str]:
-            return errno.EPERM, ""
+def test_the_route_fix_goes_through_the_planner_and_the_applier(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The applier logs each answer of the kernel; a route gone since doctor looked is not
+    sent at all (the planner observes again), and the run lock is held meanwhile."""
+    live = live_of("debian-gateway")
+    kernel = FakeKernel(live)
+    extra = replace(route("0.0.0.0/0", via="198.51.100.1"), scope=None)
 
-    base = live_of("debian-gateway")
-    live = Refusing(base.observed_state, base.macs)
-    code, out = doctor("debian-gateway", tmp_path, live=live, fix=True, as_json=False)
+    class Racing(io.StringIO):
+        def write(self, text: str) -> int:
+            if text.startswith("fixing: ip -4 route del"):  # another tool deletes it first
+                state = live.observed_state
+                live.observed_state = replace(state, routes=frozenset(
+                    r for r in state.routes if replace(r, scope=None) != extra))
+            return super().write(text)
+
+    with caplog.at_level(logging.DEBUG, logger="nethook.engine.apply"):
+        code, out = doctor("debian-gateway", tmp_path, live=live, kernel=kernel, fix=True,
+                           as_json=False, out=Racing())
+    assert (code, kernel.deleted) == (0, [])
+    assert ("  done: deleted 0 route(s); already gone, or changed since doctor looked: "
+            "default via 198.51.100.1 dev eth0 table 254") in out
+    assert (tmp_path / "run" / "lock").exists()  # taken as every run takes it
+
+    kernel = FakeKernel(live_of("debian-gateway"))
+    with caplog.at_level(logging.DEBUG, logger="nethook.engine.apply"):
+        doctor("debian-gateway", tmp_path, kernel=kernel, live=kernel.live, fix=True)
+    assert [r.getMessage() for r in caplog.records if r.name == "nethook.engine.apply"] == [
+        "ip -4 route del default via 198.51.100.1 dev eth0 table 254: applied"]
+
+
+def test_a_refused_fix_is_reported_and_counts(tmp_path: Path) -> None:
+    kernel = FakeKernel(live_of("debian-gateway"), refuse=errno.EPERM)
+    code, out = doctor("debian-gateway", tmp_path, live=kernel.live, kernel=kernel, fix=True,
+                       as_json=False)
     assert code == 1
-    assert ("  FAILED: the kernel refused to delete default via 198.51.100.1 dev eth0 table "
-            "254: Operation not permitted") in out
+    assert ("  FAILED: the kernel refused ip -4 route del default via 198.51.100.1 dev eth0 "
+            "table 254: Operation not permitted (EPERM)") in out
 
 
 def test_hook_fix_restores_the_mode_and_nothing_else(tmp_path: Path) -> None:
@@ -154,8 +186,9 @@ def test_without_fix_nothing_changes(tmp_path: Path) -> None:
         root = copy_tree(tree, tmp_path)
         before = snapshot(root)
         live = live_of(tree)
-        report(tree, tmp_path, root=root, live=live)
+        kernel = FakeKernel(live)
+        report(tree, tmp_path, root=root, live=live, kernel=kernel)
         assert changes(before, snapshot(root)) == {}
-        assert live.deleted == []
+        assert kernel.opened == 0
     assert not any(name.endswith(".bak") and "nethook-" in name
                    for name in os.listdir(tmp_path / "kudzu" / SCRIPTS))

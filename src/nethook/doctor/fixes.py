@@ -2,7 +2,10 @@
 
 Only three kinds, all of them safe and unambiguous where a check offers them:
 
-* deleting runtime routes (the extra default routes), through the live port;
+* deleting runtime routes (the extra default routes). Like every change nethook makes to
+  the kernel, this goes through the planner and the applier, under the run lock: the
+  planner deletes only a route the kernel still has as doctor saw it, the applier judges
+  the kernel's answers by errno and logs them;
 * rewriting a file, after copying it to ``NAME.nethook-STAMP.bak`` beside it. The name
   ends in ``.bak`` so that nothing reads the copy as configuration: initscripts and
   nethook's importer skip ``*.bak`` ifcfg files, run-parts skips names with a dot;
@@ -14,21 +17,21 @@ No fix ever writes ``/etc/network/interfaces`` or what it sources.
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
+from nethook.base.errors import NethookError
 from nethook.base.files import write_atomic
-from nethook.doctor.findings import FixError
-from nethook.doctor.live import Live
-from nethook.model.objects import Route
-from nethook.model.ops import RouteOp, Verb
-
-GONE = frozenset({errno.ESRCH, errno.ENOENT})
+from nethook.base.lock import RunLock
+from nethook.doctor.findings import FixContext, FixError
+from nethook.engine.apply import ApplyReport, Status, apply
+from nethook.engine.plan import plan
+from nethook.model.objects import Desired, Route
+from nethook.model.ops import Plan, RouteOp, Verb
 
 
 def backup_path(path: Path, stamp: str) -> Path:
@@ -42,17 +45,35 @@ class DeleteRoutes:
     def describe(self) -> str:
         return "; ".join(RouteOp(Verb.DELETE, r).describe() for r in self.routes)
 
-    def apply(self, live: Live, stamp: str) -> str:
-        done: List[str] = []
-        for route in self.routes:
-            code, message = live.delete_route(route)
-            if code and code not in GONE:
-                reason = message or os.strerror(code)
-                undone = f" (deleted before it: {'; '.join(done)})" if done else ""
-                raise FixError(f"the kernel refused to delete {route.describe()}: "
-                               f"{reason}{undone}")
-            done.append(route.describe() if not code else f"{route.describe()} (already gone)")
-        return f"deleted {len(self.routes)} route(s)"
+    def apply(self, fixing: FixContext) -> str:
+        """Observe the routes' tables again, plan their deletion (the planner keeps only
+        those still there as doctor saw them) and apply the plan."""
+        tables = sorted({route.table for route in self.routes})
+        try:
+            with RunLock(fixing.ctx.run_dir, fixing.ctx.lock_timeout):
+                netlink = fixing.open_netlink()
+                try:
+                    deletions = plan(Desired(), netlink.observe((), tables), self.routes)
+                    report = apply(deletions, netlink)
+                finally:
+                    netlink.close()
+        except NethookError as exc:  # the lock, reading the kernel, the socket itself
+            raise FixError(f"cannot delete the routes: {exc}") from exc
+        return self._outcome(deletions, report)
+
+    def _outcome(self, deletions: Plan, report: ApplyReport) -> str:
+        deleted = [r.op.target.describe() for r in report.applied]
+        planned = {op.target for op in deletions.ops}
+        gone = [r.describe() for r in self.routes if r not in planned]
+        gone += [r.op.target.describe() for r in report.results if r.status is Status.ALREADY]
+        if report.failed:
+            before = f" (deleted before it: {'; '.join(deleted)})" if deleted else ""
+            raise FixError("; ".join(f"the kernel refused {r.describe()}"
+                                     for r in report.failed) + before)
+        text = f"deleted {len(deleted)} route(s)"
+        if gone:
+            text += f"; already gone, or changed since doctor looked: {'; '.join(gone)}"
+        return text
 
 
 @dataclass(frozen=True)
@@ -66,8 +87,8 @@ class RewriteFile:
     def describe(self) -> str:
         return f"rewrite {self.path}: {self.what} (a copy of the old file is kept beside it)"
 
-    def apply(self, live: Live, stamp: str) -> str:
-        backup = backup_path(self.path, stamp)
+    def apply(self, fixing: FixContext) -> str:
+        backup = backup_path(self.path, fixing.stamp)
         try:
             info = self.path.stat()
             shutil.copy2(self.path, backup)
@@ -104,7 +125,7 @@ class SetPermissions:
             parts.append(f"chmod {self.mode:04o} {self.path} (was {self.was_mode:04o})")
         return "; ".join(parts)
 
-    def apply(self, live: Live, stamp: str) -> str:
+    def apply(self, fixing: FixContext) -> str:
         try:
             if self.owner is not None:
                 os.chown(self.path, *self.owner, follow_symlinks=False)
