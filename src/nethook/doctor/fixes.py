@@ -12,20 +12,23 @@ Only three kinds, all of them safe and unambiguous where a check offers them:
 * changing the mode or owner of a file or directory nethook owns (a hook, the state
   directory); the old values are printed, which is all a backup of them would hold.
 
-No fix ever writes ``/etc/network/interfaces`` or what it sources.
+Every file fix stays inside ``--root`` (base/confined.py): a path that resolves outside it
+is refused, no link is followed on the way or at the file itself, the backup is created
+only where no name (a planted link included) is already there, and a file changed since
+doctor looked at it is left alone. No fix ever writes ``/etc/network/interfaces`` or what
+it sources.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Tuple
 
+from nethook.base import confined
 from nethook.base.errors import NethookError
-from nethook.base.files import write_atomic
 from nethook.base.lock import RunLock
 from nethook.doctor.findings import FixContext, FixError
 from nethook.engine.apply import ApplyReport, Status, apply
@@ -78,10 +81,12 @@ class DeleteRoutes:
 
 @dataclass(frozen=True)
 class RewriteFile:
-    """Replace ``path``'s content with ``text``, keeping its mode and owner."""
+    """Replace ``path``'s content with ``text``, keeping its mode and owner. ``was`` is the
+    content ``text`` was made from: a file changed since is left alone."""
 
     path: Path
     text: str
+    was: str
     what: str  # for the message: "ifcfg-eth0 with the addressing of ifcfg-eth0.bak"
 
     def describe(self) -> str:
@@ -90,31 +95,34 @@ class RewriteFile:
     def apply(self, fixing: FixContext) -> str:
         backup = backup_path(self.path, fixing.stamp)
         try:
-            info = self.path.stat()
-            shutil.copy2(self.path, backup)
-            _replace(self.path, self.text, info)
+            with confined.directory(fixing.ctx.root, self.path.parent) as folder:
+                old, info = confined.read_regular(folder, self.path.name, self.path)
+                if old.decode("utf-8", errors="replace") != self.was:
+                    raise FixError(f"{self.path} changed since doctor read it; run doctor "
+                                   "again")
+                confined.create(folder, backup.name, old, info, backup)
+                confined.replace(folder, self.path.name, self.text.encode("utf-8"), info)
+        except confined.Unsafe as exc:
+            raise FixError(f"refused: {exc}") from exc
         except OSError as exc:
             raise FixError(f"cannot rewrite {self.path}: {exc.strerror or exc}") from exc
         return f"rewrote {self.path}; the old file is {backup}"
 
 
-def _replace(path: Path, text: str, info: os.stat_result) -> None:
-    """Replace the file at once, then give it back its mode and owner."""
-    write_atomic(path, text)
-    os.chmod(path, stat.S_IMODE(info.st_mode))
-    if (info.st_uid, info.st_gid) != (os.geteuid(), os.getegid()):
-        os.chown(path, info.st_uid, info.st_gid)
-
-
 @dataclass(frozen=True)
 class SetPermissions:
-    """``chmod`` and/or ``chown`` one path; ``None`` leaves that part alone."""
+    """``chmod`` and/or ``chown`` one path; ``None`` leaves that part alone.
+
+    ``within`` is the directory the path must stay in: the run's root for a file under it
+    (None), the parent of one of nethook's own directories. The path itself is never
+    followed if it is a link, and one whose mode or owner changed since is left alone."""
 
     path: Path
     was_mode: int
     was_owner: Tuple[int, int]
     mode: Optional[int] = None
     owner: Optional[Tuple[int, int]] = None
+    within: Optional[Path] = None
 
     def describe(self) -> str:
         parts = []
@@ -126,13 +134,30 @@ class SetPermissions:
         return "; ".join(parts)
 
     def apply(self, fixing: FixContext) -> str:
+        within = self.within if self.within is not None else fixing.ctx.root
         try:
-            if self.owner is not None:
-                os.chown(self.path, *self.owner, follow_symlinks=False)
-            if self.mode is not None:
-                os.chmod(self.path, self.mode)
-            info = self.path.lstat()
+            with confined.directory(within, self.path.parent) as folder:
+                fd = confined.open_entry(folder, self.path.name, self.path)
+                try:
+                    info = self._change(fd)
+                finally:
+                    os.close(fd)
+        except confined.Unsafe as exc:
+            raise FixError(f"refused: {exc}") from exc
         except OSError as exc:
             raise FixError(f"cannot change {self.path}: {exc.strerror or exc}") from exc
         return (f"{self.path} is now mode {stat.S_IMODE(info.st_mode):04o}, owner "
                 f"{info.st_uid}:{info.st_gid}")
+
+    def _change(self, fd: int) -> os.stat_result:
+        info = os.fstat(fd)
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+            raise FixError(f"refused: {self.path} is no longer a file or a directory")
+        if (stat.S_IMODE(info.st_mode), (info.st_uid, info.st_gid)) != (
+                self.was_mode, self.was_owner):
+            raise FixError(f"{self.path} changed since doctor looked; run doctor again")
+        if self.owner is not None:
+            os.fchown(fd, *self.owner)
+        if self.mode is not None:
+            os.fchmod(fd, self.mode)
+        return os.fstat(fd)

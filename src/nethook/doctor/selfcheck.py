@@ -75,9 +75,11 @@ def _directory(inspection: Inspection, what: str, directory: Path) -> Optional[F
         return None
     action = None
     if stat.S_ISDIR(info.st_mode):
+        # nethook's own directory, named by option rather than under the root
         action = SetPermissions(directory, mode, (info.st_uid, info.st_gid),
                                 mode=PRIVATE if mode & stat.S_IWOTH else None,
-                                owner=owner if info.st_uid != owner[0] else None)
+                                owner=owner if info.st_uid != owner[0] else None,
+                                within=directory.parent)
     return Finding(
         CHECK, "directory-unsafe", Severity.ERROR,
         f"nethook's {what} directory {directory} is {', '.join(problems)}",
