@@ -23,10 +23,13 @@ log = logging.getLogger("nethook")
 Handler = Callable[[argparse.Namespace, RunContext], int]
 # The same names as config_schema.IMPORT_SOURCES, which this module must not import (yaml).
 IMPORT_SOURCES = ("ifcfg", "ifupdown", "netplan")
+HOOK_SOURCES = ("dhclient-enter", "dhclient-exit", "dhclient-rhel", "networkmanager",
+                "ifupdown", "networkd")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = _parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = _hook_call(words) or _parser().parse_args(words)
     from nethook.base import logs as logging_setup
 
     under_hook = args.handler is _cmd_hook
@@ -49,6 +52,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except Exception:  # the one broad boundary: report, never a bare traceback to a hook
         log.exception("internal error")
         return ExitCode.INCOMPLETE
+
+
+def _hook_call(words: Sequence[str]) -> Optional[argparse.Namespace]:
+    """``hook SOURCE [--] ARG...``, read without argparse: every ARG is the caller's own
+    (NetworkManager's interface name, which may be ``-h``, ``--json`` or ``--``), which
+    argparse would take for an option, or drop when it is ``--``. The shims put ``--``
+    before the first one; only that first ``--`` is taken away."""
+    if len(words) < 2 or words[0] != "hook" or words[1] not in HOOK_SOURCES:
+        return None  # argparse explains what is wrong (or prints the help)
+    forwarded = list(words[2:])
+    if forwarded[:1] == ["--"]:
+        forwarded = forwarded[1:]
+    return argparse.Namespace(handler=_cmd_hook, source=words[1], args=forwarded)
 
 
 def _option(args: argparse.Namespace, name: str, default: Any = None) -> Any:
@@ -100,10 +116,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="also remove what nethook added earlier and no longer keeps")
     apply.set_defaults(handler=_cmd_apply)
 
-    hook = sub.add_parser("hook", help="entry point for the shims in hooks/ (always exits 0)")
-    hook.add_argument("source", choices=("dhclient-enter", "dhclient-exit", "dhclient-rhel",
-                                         "networkmanager", "ifupdown", "networkd"))
-    hook.add_argument("args", nargs="*", help="the caller's own arguments")
+    # Only for the help and the errors: main() reads a valid hook call itself (_hook_call).
+    hook = sub.add_parser("hook", help="entry point for the shims in hooks/ (always exits 0)",
+                          usage="nethook hook SOURCE [--] [ARG ...]")
+    hook.add_argument("source", choices=HOOK_SOURCES)
+    hook.add_argument("args", nargs="*", metavar="ARG",
+                      help="the caller's own arguments, after --: taken as they are")
     hook.set_defaults(handler=_cmd_hook)
 
     replay = sub.add_parser("replay", parents=[common],
