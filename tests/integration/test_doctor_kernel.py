@@ -103,7 +103,7 @@ def test_default_routes_differing_only_in_src(lab: VethNamespace, tmp_path: Path
         "default via 10.77.0.1 dev eth0 src 10.77.0.10 metric 100 table main",
         "default via 10.77.0.1 dev eth0 src 10.77.0.50 metric 200 table main"]
     assert found["fix_action"] == ("ip -4 route del default via 10.77.0.1 dev eth0 "
-                                   "src 10.77.0.50 metric 200 table 254")
+                                   "src 10.77.0.50 metric 200 table main")
 
     fixed = doctor.json("--fix", status=0)
     assert [(f["applied"], f["result"]) for f in fixed["fixes"]] == [(True, "deleted 1 route(s)")]
@@ -126,7 +126,7 @@ def test_default_routes_sharing_a_metric_traced_to_the_alias_stanza(lab: VethNam
         "where": f"{doctor.root}/etc/network/interfaces.d/customers:8",
         "what": "gateway 198.51.100.1 (alias eth0:0)"}
     assert found["fix_action"] == ("ip -4 route del default via 198.51.100.1 dev eth0 onlink "
-                                   "table 254")
+                                   "table main")
 
     doctor.json("--fix", status=0)
     assert defaults(lab) == ["via 10.77.0.1 src - metric 0"]

@@ -118,7 +118,7 @@ def test_duplicate_default_route_fix_deletes_only_the_extra_route(tmp_path: Path
     assert (kernel.opened, kernel.closed) == (1, 1)
     assert data["fixes"] == [{
         "check": "default-routes", "code": "shared-metric", "applied": True,
-        "action": "ip -4 route del default via 198.51.100.1 dev eth0 table 254",
+        "action": "ip -4 route del default via 198.51.100.1 dev eth0 table main",
         "result": "deleted 1 route(s)"}]
     assert data["exit"] == 0  # fixed; what is left is a note
     assert changes(before, snapshot(root)) == {}  # /etc/network/interfaces is never edited
@@ -348,3 +348,14 @@ def test_a_file_changed_since_doctor_read_it_is_left_alone(tmp_path: Path) -> No
     assert f"  FAILED: {ifcfg} changed since doctor read it; run doctor again" in out
     assert not list((root / SCRIPTS).glob("*.nethook-*"))
     assert code == 1
+
+
+def test_a_value_cannot_forge_lines_of_the_report(tmp_path: Path) -> None:
+    root = copy_tree("kudzu", tmp_path)
+    (root / SCRIPTS / "ifcfg-eth0.bak").write_text(
+        'DEVICE=eth0\nHWADDR=00:15:5D:01:02:03\nIPADDR=192.0.2.10\nPREFIX=24\n'
+        'IPADDR1="10.0.0.1\nINFO     forged: all is well\x1b[2J"\n')
+    _code, out = doctor("kudzu", tmp_path, root=root, as_json=False)
+    assert not [line for line in out.splitlines() if line.startswith("INFO     forged")]
+    assert "\x1b" not in out
+    assert "IPADDR1=10.0.0.1\\nINFO     forged: all is well\\x1b[2J" in out

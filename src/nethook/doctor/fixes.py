@@ -41,12 +41,21 @@ def backup_path(path: Path, stamp: str) -> Path:
     return path.with_name(f"{path.name}.nethook-{stamp}.bak")
 
 
+def route_deletion(route: Route, table_name: Optional[str]) -> str:
+    """``ip route del ...`` for ``route``, its table by name when it has one, as the
+    evidence shows it (``table main``, not ``table 254``)."""
+    command = RouteOp(Verb.DELETE, route).describe()
+    return f"{command.rsplit(' table ', 1)[0]} table {table_name}" if table_name else command
+
+
 @dataclass(frozen=True)
 class DeleteRoutes:
     routes: Tuple[Route, ...]  # without a scope, any scope matches, as with `ip route del`
+    table_names: Tuple[Tuple[int, str], ...] = ()  # what `ip` calls the tables
 
     def describe(self) -> str:
-        return "; ".join(RouteOp(Verb.DELETE, r).describe() for r in self.routes)
+        names = dict(self.table_names)
+        return "; ".join(route_deletion(r, names.get(r.table)) for r in self.routes)
 
     def apply(self, fixing: FixContext) -> str:
         """Observe the routes' tables again, plan their deletion (the planner keeps only

@@ -120,7 +120,8 @@ def main(ctx: RunContext, *, fix: bool = False, as_json: bool = False,
         out.write(report.text(outcome.findings, outcome.failed, names, str(ctx.root), fix))
         out.flush()
     stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    announce = (lambda line: None) if as_json else (lambda line: print(line, file=out))
+    announce = ((lambda line: None) if as_json
+                else (lambda line: print(report.printable(line), file=out)))
     applied = []
     if fix:
         from nethook.engine.reconcile import open_kernel

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from nethook.base.errors import ConfigError
+from nethook.config.load import CONFIG_DIR, MAIN_FILE
 from nethook.doctor.findings import Evidence, Finding, Severity
 from nethook.doctor.fixes import SetPermissions
 from nethook.doctor.inputs import Inspection
@@ -25,6 +26,8 @@ def check(inspection: Inspection) -> List[Finding]:
     findings = []
     if inspection.config_error is not None:
         findings.append(_invalid(inspection.config_error))
+    elif not inspection.desired.objects():
+        findings.append(_nothing_declared(inspection))
     if inspection.import_problems:
         findings.append(_not_kept(inspection))
     for what, directory in (("state", inspection.ctx.state_dir),
@@ -43,7 +46,29 @@ def _invalid(error: ConfigError) -> Finding:
         (Evidence(where, f"{error.key}: {error.message}" if error.key else error.message),),
         "every hook then restores only its pre-event snapshot, and `nethook status` and "
         "`apply` stop with status 2: nothing declared is kept",
-        "correct the line; `nethook status` reads the configuration again")
+        f"correct {'the line' if error.line else error.source}; `nethook status` reads the "
+        "configuration again and says whether it is valid")
+
+
+def _nothing_declared(inspection: Inspection) -> Finding:
+    """Neither nethook's configuration nor a distro file declares anything to keep."""
+    config = inspection.config
+    files = config.files if config is not None else ()
+    if files:
+        where = Evidence(", ".join(files), "declares no address, route or rule")
+    elif inspection.ctx.config is not None:
+        where = Evidence(str(inspection.ctx.config), "holds no configuration file")
+    else:
+        where = Evidence(str(inspection.path(CONFIG_DIR) / MAIN_FILE), "missing")
+    return Finding(
+        CHECK, "nothing-declared", Severity.INFO,
+        "nothing is declared to keep",
+        (where, Evidence("distro files", "no address, route or rule nethook imports")),
+        "the hooks then restore only what they snapshot just before a lease change (Debian's "
+        "dhclient enter hook), which a reboot loses",
+        f"declare the aliases, rules and routes to keep in {inspection.path(CONFIG_DIR)}/"
+        f"{MAIN_FILE} (see nethook.yaml(5)), or in the distro's own files; `nethook import` "
+        "shows what those declare")
 
 
 def _not_kept(inspection: Inspection) -> Finding:
