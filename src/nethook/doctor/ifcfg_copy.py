@@ -51,7 +51,7 @@ class Refused:
 
 @dataclass(frozen=True)
 class Selection:
-    values: Tuple[Tuple[str, str], ...]  # (key, value as written), in the old file's order
+    values: Tuple[Tuple[str, str], ...]  # (key, value to write), in the old file's order
     refused: Tuple[Refused, ...]
 
     @property
@@ -97,7 +97,7 @@ CHECKS: Dict[str, Callable[[str], str]] = {
 }
 
 
-def shown(value: str) -> str:
+def _shown(value: str) -> str:
     """A value as a report quotes it: in quotes, control characters escaped, cut if long."""
     return repr(value if len(value) <= 60 else value[:57] + "...")
 
@@ -107,12 +107,12 @@ def _checked(key: str, var: Var) -> str:
     match = KNOWN.match(key)
     assert match is not None
     if var.expands:
-        raise ValueError(f"{shown(var.value)} asks the shell to expand something; "
+        raise ValueError(f"{_shown(var.value)} asks the shell to expand something; "
                          "nethook copies only plain values")
     try:
         return CHECKS[match.group(1) or match.group(2)](var.value)
     except ValueError as exc:
-        raise ValueError(f"{shown(var.value)} is {exc}") from None
+        raise ValueError(f"{_shown(var.value)} is {exc}") from None
 
 
 def select(current: ShellFile, old: ShellFile) -> Selection:
