@@ -20,7 +20,7 @@ from typing import Any, Dict, Optional, Tuple
 from nethook.base.context import RunContext
 from nethook.base.errors import ConfigError, NethookError, UsageError
 from nethook.base.exit_codes import ExitCode
-from nethook.cli.parser import parser
+from nethook.cli.parser import hook_call, parser
 
 log = logging.getLogger("nethook")
 SCHEMA_VERSION = 1
@@ -28,7 +28,8 @@ _DENIED = frozenset({errno.EACCES, errno.EPERM})
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = hook_call(words) or parser().parse_args(words)
     from nethook.base import logs
     from nethook.cli.verbs import NO_DOCUMENT, VERBS, Output, option
 

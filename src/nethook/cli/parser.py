@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+from typing import Optional
 
 from nethook import __version__
 
@@ -98,12 +100,28 @@ def parser() -> argparse.ArgumentParser:
     watch.add_argument("--no-dbus", action="store_true",
                        help="follow hooks and netlink only, not NetworkManager or networkd")
 
-    hook = sub.add_parser("hook", help="entry point for the shims in hooks/ (always exits 0)")
+    # Only for the help and the errors: main() reads a valid hook call itself (hook_call).
+    hook = sub.add_parser("hook", help="entry point for the shims in hooks/ (always exits 0)",
+                          usage="nethook hook SOURCE [--] [ARG ...]")
     hook.add_argument("source", choices=HOOK_SOURCES)
-    hook.add_argument("args", nargs="*", help="the caller's own arguments")
+    hook.add_argument("args", nargs="*", metavar="ARG",
+                      help="the caller's own arguments, after --: taken as they are")
     hook.set_defaults(verb="hook")
     # Hidden (no help): what a hook starts, detached, after it restored addresses.
     services = sub.add_parser("services-check", parents=[common])
     services.add_argument("interface")
     services.set_defaults(verb="services-check")
     return top
+
+
+def hook_call(words: Sequence[str]) -> Optional[argparse.Namespace]:
+    """``hook SOURCE [--] ARG...``, read without argparse: every ARG is the caller's own
+    (NetworkManager's interface name, which may be ``-h``, ``--json`` or ``--``), which
+    argparse would take for an option, or drop when it is ``--``. The shims put ``--``
+    before the first one; only that first ``--`` is taken away."""
+    if len(words) < 2 or words[0] != "hook" or words[1] not in HOOK_SOURCES:
+        return None  # argparse explains what is wrong (or prints the help)
+    forwarded = list(words[2:])
+    if forwarded[:1] == ["--"]:
+        forwarded = forwarded[1:]
+    return argparse.Namespace(verb="hook", source=words[1], args=forwarded)

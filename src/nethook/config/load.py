@@ -78,8 +78,10 @@ def discover(root: Path, override: Optional[Path] = None) -> List[Path]:
     * any other directory is a set of fragments: ``DIR/*.yaml`` in name order (point it at
       a ``conf.d`` to try the drop-ins alone).
 
-    Only ``*.yaml`` files count; names starting with ``.`` (editor and lock files) and
-    subdirectories are skipped. "Name order" is code-point order, as ``LC_ALL=C ls``.
+    Only ``*.yaml`` names count; names starting with ``.`` (editor and lock files) are
+    skipped. A directory with such a name is a ConfigError, not something to skip without
+    a word: whoever made ``conf.d/10-x.yaml/`` meant a file. "Name order" is code-point
+    order, as ``LC_ALL=C ls``.
     """
     if override is None:
         return _layout(root / CONFIG_DIR)
@@ -103,9 +105,13 @@ def _exists(path: Path) -> bool:
 
 
 def _fragments(directory: Path) -> List[Path]:
-    return [directory / name for name in entry_names(directory)
-            if name.endswith(SUFFIX) and not name.startswith(".")
-            and not (directory / name).is_dir()]
+    found = [directory / name for name in entry_names(directory)
+             if name.endswith(SUFFIX) and not name.startswith(".")]
+    for path in found:
+        if path.is_dir():
+            raise ConfigError(str(path), 0, "", "a directory where a configuration file is "
+                                                f"expected (every *{SUFFIX} here is read as one)")
+    return found
 
 
 def load(paths: Sequence[Path], tables: Optional[RouteTables] = None) -> Config:
