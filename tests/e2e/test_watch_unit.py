@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Dict
@@ -124,9 +123,8 @@ def test_the_shipped_unit_starts_reloads_and_stops_under_systemd(
         lab.ns.ip("addr", "flush", "dev", "eth0")
         assert poll_until(lambda: "192.0.2.8" in addresses(lab), 10.0)
 
-        started = time.monotonic()
         manager.run_job("StopUnit", UNIT, "inactive", timeout=20)
-        assert time.monotonic() - started < 10  # a clean stop, not the stop timeout
+        # a clean stop on SIGTERM ("success"), not systemd's stop timeout ("timeout")
         result = manager.unit_property(UNIT, "Service", "Result")
         assert result.split()[1].strip('"') == "success"
     log = dirs.stderr_log.read_text()
