@@ -275,7 +275,7 @@ def _cmd_status(args: argparse.Namespace, ctx: RunContext) -> int:
         print(render.status_text(assessments, events) + watcher.text(running)
               + services.text(listening), end="")
     missing = [a for a in assessments if a.state is not State.PRESENT]
-    deaf = [s for s in listening if s.missing]
+    deaf = [s for s in listening if not s.complete]  # missing, or could not be read
     return ExitCode.INCOMPLETE if missing or deaf else ExitCode.OK
 
 
@@ -304,8 +304,8 @@ def _cmd_watch(args: argparse.Namespace, ctx: RunContext) -> int:
 
 
 def _cmd_services_check(args: argparse.Namespace, ctx: RunContext) -> int:
+    from nethook.engine.services_check import check_pending
     from nethook.events import checked_ifname
-    from nethook.services.check import check_pending
 
     ifname = checked_ifname(args.interface)
     return ExitCode.USAGE if ifname is None else check_pending(ctx, ifname)

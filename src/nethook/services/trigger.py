@@ -13,9 +13,8 @@ caller reading the hook's output must see it end). A burst of events makes one c
   marker gone and starts a check of its own (which waits for the lock). A marker older
   than ``STALE_AFTER`` (its check died) is taken over.
 
-The hook starts a check only when one could find something to do: a watched daemon (ntpd,
-chronyd, xinetd) runs in this network namespace, or the configuration has a ``services:``
-section (for ``units``).
+A run starts a check only when one could find something to do (:func:`after_run`): it
+restored addresses, or a watched daemon is deaf on one that is present.
 """
 
 from __future__ import annotations
@@ -33,16 +32,14 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from nethook.base.context import RunContext
-from nethook.base.errors import ConfigError
+from nethook.base.errors import ConfigError, ObserveError
 from nethook.base.files import private_dir
+from nethook.config.services import ServicesConfig
+from nethook.daemons.live import DaemonsLive, ProcLive
 from nethook.model.objects import Address
-
-if TYPE_CHECKING:
-    from nethook.config.services import ServicesConfig
-    from nethook.engine.reconcile import RunResult
 
 log = logging.getLogger(__name__)
 SERVICES_DIR = "services"
@@ -62,64 +59,89 @@ def marker_path(run_dir: Path, ifname: str) -> Path:
     return private_dir(run_dir / SERVICES_DIR / "queued") / ifname
 
 
-def restored_addresses(result: RunResult) -> List[Address]:
-    """The addresses a run added (the kernel said so: not "already there")."""
+def restored_addresses(result: Any) -> List[Address]:
+    """The addresses a run (an engine RunResult) added: the kernel said so, not "already
+    there". Typed loosely: services never imports the engine."""
     from nethook.model.ops import Verb
 
     return [r.op.target for r in result.report.applied
             if isinstance(r.op.target, Address) and r.op.verb is not Verb.DELETE]
 
 
-def after_restore(ctx: RunContext, ifname: str, result: RunResult,
-                  spawn: Optional[Spawner] = None) -> bool:
-    """Queue what a hook restored for a services check; start one unless one is queued.
+def after_run(ctx: RunContext, ifname: str, present: Sequence[Address],
+              restored: Sequence[Address], settings: Optional[ServicesConfig], *,
+              live: Optional[DaemonsLive] = None, spawn: Optional[Spawner] = None) -> bool:
+    """The services step of every run on ``ifname`` (a hook's, a replay's, the watcher's).
 
-    True when a check was started. Never raises for a file or process problem: the
-    restore is done, and this only logs."""
-    addresses = restored_addresses(result)
-    if not addresses:
+    ``present``: the desired addresses on ``ifname`` now, the restored ones included;
+    ``restored``: the ones this run added; ``settings``: the ``services:`` settings the run
+    loaded (None: it did not, and a cheap look at the configuration's text stands in).
+
+    Decides whether a services check is needed, queues the addresses it is needed for,
+    and starts one detached ``nethook services-check IFACE`` unless one is queued already.
+    The check then waits for each daemon's own recovery (its ``wait``), and only then
+    remedies: so this verifies, then remedies, whoever asks and whatever restored what.
+
+    * nothing present, nothing restored: nothing to do;
+    * no watched daemon runs in this network namespace and no ``services.units`` entry
+      exists: nothing to do, decided from /proc alone (no configuration file is parsed);
+    * addresses restored: they are queued (a daemon needs its seconds to bind them);
+    * nothing restored: the present addresses are verified now, with one read of the
+      socket table, and the ones a watched daemon is deaf on are queued. A daemon whose
+      sockets cannot be read is logged, and queues nothing.
+
+    True when a check was started. Never raises for a file or process problem: the run
+    is done, and this only logs.
+    """
+    if not (present or restored):
         return False
+    live = live or ProcLive()
     try:
-        if not worth_checking(ctx):
+        if not _worth_checking(ctx, settings, live):
             return False
-        append(ctx.run_dir, ifname, addresses)
+        queued = list(restored) or _deaf(ctx, present, settings, live)
+        if not queued:
+            return False
+        append(ctx.run_dir, ifname, queued)
         if not claim(ctx.run_dir, ifname):
             log.debug("%s: a services check is already queued", ifname)
             return False
-    except OSError as exc:
+    except (OSError, ObserveError) as exc:
         log.warning("%s: cannot queue the services check: %s", ifname, exc)
         return False
     try:
         (spawn or spawn_check)(ctx, ifname)
     except (OSError, subprocess.SubprocessError) as exc:
-        release(ctx.run_dir, ifname)  # the next restore tries again
+        release(ctx.run_dir, ifname)  # the next run tries again
         log.warning("%s: cannot start the services check: %s", ifname, exc)
         return False
     return True
 
 
-def watched_settings(ctx: RunContext) -> ServicesConfig:
-    """The ``services:`` settings; with an invalid configuration, the defaults."""
-    from nethook.config.services import ServicesConfig
-    from nethook.engine.desired import load_config
-
-    try:
-        return load_config(ctx, imports=False).services
-    except ConfigError as exc:
-        log.warning("invalid configuration, services checked with the defaults: %s", exc)
-        return ServicesConfig()
+def after_restore(ctx: RunContext, ifname: str, result: Any,
+                  spawn: Optional[Spawner] = None) -> bool:
+    """The former call: what ``result`` restored is all that is known (no settings, no
+    present addresses), so only restored addresses are checked. Kept until the engine
+    calls :func:`after_run`."""
+    restored = restored_addresses(result)
+    return after_run(ctx, ifname, restored, restored, None, spawn=spawn)
 
 
-def worth_checking(ctx: RunContext) -> bool:
-    """Whether a check could find something to do. Cheap (the hook must not parse the
-    configuration again) and erring towards checking: a watched daemon runs in this
-    network namespace, or a configuration file mentions ``services``. The check itself
-    reads the settings properly, and does nothing when nothing is watched."""
-    from nethook.daemons import processes
-    from nethook.services.watches import DAEMON_COMMS
+def _worth_checking(ctx: RunContext, settings: Optional[ServicesConfig],
+                    live: DaemonsLive) -> bool:
+    """Whether a check could find anything to do: a watched daemon runs here, or a unit
+    is watched. Without ``settings``, erring towards checking: any daemon nethook can
+    watch runs, or a configuration file mentions ``services``."""
+    from nethook.services.watches import DAEMON_COMMS, watched_comms
 
-    if processes.find(set(DAEMON_COMMS.values())):
+    if settings is not None:
+        return bool(settings.units) or bool(live.running(watched_comms(settings)))
+    if live.running(set(DAEMON_COMMS.values())):
         return True
+    return _mentions_services(ctx)
+
+
+def _mentions_services(ctx: RunContext) -> bool:
     from nethook.config.load import discover
 
     try:
@@ -134,6 +156,16 @@ def worth_checking(ctx: RunContext) -> bool:
         if _MENTIONS_SERVICES.search(text):
             return True
     return False
+
+
+def _deaf(ctx: RunContext, present: Sequence[Address], settings: Optional[ServicesConfig],
+          live: DaemonsLive) -> List[Address]:
+    """The present addresses a watched service does not listen on now."""
+    if settings is None or not present:
+        return []
+    from nethook.services.listening import deaf_addresses
+
+    return deaf_addresses(ctx.root, settings, present, live, log)
 
 
 def append(run_dir: Path, ifname: str, addresses: Iterable[Address]) -> None:
