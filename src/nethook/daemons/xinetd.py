@@ -8,8 +8,8 @@ back binds it. The configuration is ``/etc/xinetd.conf`` (or the running daemon'
 with its ``include FILE`` and ``includedir DIR`` entries, read as xinetd 2.3.15 reads them
 (checked with the real one, tests/e2e/test_services_semantics.py):
 
-* ``includefile`` is not xinetd's word: xinetd rejects the line (and the rest of that
-  file with it), so it is reported and not followed;
+* ``includefile`` is not xinetd's word: xinetd rejects the line, and like any line it
+  rejects at the top level it skips the entry that follows it too;
 * a relative path is opened from xinetd's working directory, not the including file's:
   that is ``/`` for a daemon its unit or init script started;
 * ``includedir`` skips names that contain a dot or end with ``~``;
@@ -165,17 +165,21 @@ class _Loader(IncludingLoader):
         super().__init__(read)
         self.listing = listing
         self.sections: List[_Section] = []
+        self.rejected: Optional[Origin] = None  # the top-level line just rejected
 
     def parse(self, text: str, path: str, depth: int) -> None:
         current: Optional[_Section] = None
         opened = False
+        rejected: Optional[Origin] = None  # xinetd then skips the next entry too
         for number, raw in enumerate(text.splitlines(), start=1):
             words = raw.partition("#")[0].split()
             if not words:
                 continue
             origin = Origin(path, number)
             if current is None:
-                current, opened = self.top_level(words, origin, path, depth), False
+                self.rejected = None
+                current, opened = self.top_level(words, origin, depth), False
+                rejected = self.rejected or rejected
                 if current is not None and words[-1] == "{":
                     opened = True
             elif not opened:
@@ -183,7 +187,13 @@ class _Loader(IncludingLoader):
                     origin, f"'{' '.join(words)}': expected '{{' after {current.kind} "
                             f"{current.name}")
             elif words == ["}"]:
-                self.sections.append(current)
+                if rejected is None:
+                    self.sections.append(current)
+                else:
+                    self.problems.append(f"{current.origin}: {current.kind} {current.name}: "
+                                         "skipped, as xinetd skips the entry after a line it "
+                                         f"rejects ({rejected})")
+                    rejected = None
                 current = None
             else:
                 self.attribute(current, words, origin, raw.strip())
@@ -191,14 +201,14 @@ class _Loader(IncludingLoader):
             self.problems.append(f"{current.origin}: {current.kind} {current.name}: no "
                                  "closing '}'; ignored")
 
-    def top_level(self, words: List[str], origin: Origin, path: str,
-                  depth: int) -> Optional[_Section]:
+    def top_level(self, words: List[str], origin: Origin, depth: int) -> Optional[_Section]:
         keyword, args = words[0], [w for w in words[1:] if w != "{"]
         if keyword == "defaults":
             return _Section("defaults", "defaults", origin)
         if keyword == "service" and len(args) == 1:
             return _Section("service", args[0], origin)
         if keyword == "includefile":
+            self.rejected = origin
             self.misplaced(origin, "'includefile' is not an xinetd directive (xinetd rejects "
                                    "it; its word is 'include')")
             return None
@@ -213,6 +223,7 @@ class _Loader(IncludingLoader):
                     if "." not in name and not name.endswith("~"):
                         self.file(os.path.join(directory, name), depth + 1)
             return None
+        self.rejected = origin
         self.misplaced(origin, f"'{' '.join(words)}' not understood here")
         return None
 
