@@ -11,14 +11,14 @@ from __future__ import annotations
 import ipaddress
 import json
 from pathlib import Path
-from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
+from typing import Callable, Collection, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 import pytest
 
 from nethook.adapters.units import InitScripts
 from nethook.base.context import RunContext
 from nethook.base.errors import StateError
-from nethook.config.services import ListenerSpec
+from nethook.config.services import DaemonSettings, ListenerSpec, ServicesConfig
 from nethook.daemons.listeners import CannotRead, Listener
 from nethook.daemons.live import ProcLive
 from nethook.daemons.processes import Process
@@ -67,7 +67,9 @@ class Daemon:
             self.table = [Listener("udp", ALIAS, 123, inode=7)]
         return list(self.table)
 
-    def running(self, comms: object) -> Dict[str, List[Process]]:
+    def running(self, comms: Collection[str]) -> Dict[str, List[Process]]:
+        if "ntpd" not in comms:
+            return {}
         return {"ntpd": [Process(self.pid, "ntpd", ("/usr/sbin/ntpd", "-n"), 1)]}
 
     def sockets_of(self, pid: int) -> FrozenSet[int]:
@@ -454,3 +456,67 @@ def test_init_scripts_run_only_on_the_live_system(tmp_path: Path) -> None:
     result = scripts.try_restart("ntpsec.service")
     assert result == JobResult(False, f"not running init script ntpsec: the root is {tmp_path}, "
                                       "and scripts run only on the live system")
+
+
+# --- the services step of every run: verify what is present, then remedy --------------
+
+def run_ctx(tmp_path: Path) -> RunContext:
+    return RunContext(root=tmp_path / "root", config=tmp_path / "none.yaml",
+                      state_dir=tmp_path / "state", run_dir=tmp_path / "run")
+
+
+def test_a_deaf_daemon_on_a_present_address_starts_a_check(tmp_path: Path) -> None:
+    """Nothing restored (the address never went), ntpd deaf on it: verify, queue, spawn."""
+    daemon = Daemon()
+    ctx, started = run_ctx(tmp_path), []
+    present = [alias("203.0.113.10/24", "eth0:0")]
+    assert trigger.after_run(ctx, "eth0", present, [], ServicesConfig(), live=Live(daemon),
+                             spawn=lambda c, i: started.append(i))
+    assert started == ["eth0"]
+    assert trigger.take(ctx.run_dir, "eth0") == present
+
+
+def test_a_listening_daemon_starts_nothing(tmp_path: Path) -> None:
+    daemon = Daemon(comes_back_after=0)
+    ctx = run_ctx(tmp_path)
+    assert not trigger.after_run(ctx, "eth0", [alias("203.0.113.10/24", "eth0:0")], [],
+                                 ServicesConfig(), live=Live(daemon),
+                                 spawn=lambda c, i: pytest.fail("nothing to check"))
+    assert trigger.take(ctx.run_dir, "eth0") == []
+
+
+def test_sockets_it_cannot_read_start_nothing_and_say_so(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    daemon = Daemon()
+    daemon.unreadable = True
+    assert not trigger.after_run(run_ctx(tmp_path), "eth0", [alias("203.0.113.10/24")], [],
+                                 ServicesConfig(), live=Live(daemon),
+                                 spawn=lambda c, i: pytest.fail("nothing to check"))
+    assert "ntpd: cannot tell whether it listens on udp/123@203.0.113.10: cannot read " \
+           "/proc/4242/fd: Permission denied" in caplog.text
+
+
+def test_no_watched_daemon_and_no_units_reads_no_daemon_configuration(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What every hook pays when nothing is watched: one look at /proc, nothing parsed."""
+    from nethook.services import setups
+
+    def no_parsing(*args: object) -> None:
+        pytest.fail("a daemon's configuration was read")
+
+    for name in ("ntpd_setup", "chrony_setup", "xinetd_setup"):
+        monkeypatch.setattr(setups, name, no_parsing)
+    daemon = Daemon()
+    settings = ServicesConfig(ntpd=DaemonSettings(False, 5))  # ntpd runs, but is not watched
+    assert not trigger.after_run(run_ctx(tmp_path), "eth0", [alias("203.0.113.10/24")],
+                                 [alias("203.0.113.10/24")], settings, live=Live(daemon),
+                                 spawn=lambda c, i: pytest.fail("nothing to check"))
+
+
+def test_restored_addresses_are_queued_without_looking(tmp_path: Path) -> None:
+    daemon = Daemon(comes_back_after=0)  # listening already: the check will see it
+    ctx, started = run_ctx(tmp_path), []
+    restored = [alias("203.0.113.10/24")]
+    assert trigger.after_run(ctx, "eth0", restored, restored, ServicesConfig(),
+                             live=Live(daemon), spawn=lambda c, i: started.append(i))
+    assert trigger.take(ctx.run_dir, "eth0") == restored
