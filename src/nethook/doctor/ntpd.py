@@ -32,7 +32,7 @@ from nethook.importers import shellvars
 from nethook.model.objects import Address, Origin
 from nethook.services import setups
 from nethook.services.setups import NtpVerdict, ntp_name
-from nethook.services.status import assess_daemon
+from nethook.services.status import missing_now
 from nethook.services.watches import command_line
 
 CHECK = "ntpd"
@@ -185,18 +185,14 @@ def _excluded(setup: ntpd.NtpSetup, verdict: NtpVerdict, shown: Shown) -> Findin
 def _not_listening(inspection: Inspection, settings: ServicesConfig, setup: ntpd.NtpSetup,
                    aliases: List[Address], options: List[Option], live: DaemonsLive,
                    shown: Shown) -> List[Finding]:
-    status, _warnings = assess_daemon(inspection.root, settings, "ntpd", aliases, live)
-    if status is None or status.watch is None:
+    watch, missing = missing_now(inspection.root, settings, "ntpd", aliases, live)
+    if watch is None:
         return []
-    if status.unknown:
-        raise ObserveError(f"cannot tell whether ntpd listens on its aliases: {status.unknown}")
-    watch = status.watch
     owned = live.sockets_of(watch.pid) if watch.pid is not None else frozenset()
     bound = sorted({str(e.address) for e in live.table()
                     if e.proto == "udp" and e.port == NTP_PORT and e.inode in owned})
     blind = [r for r in setup.rules if r.target == "wildcard" and r.action != "listen"]
     rescans_off = [(o, line) for _daemon, line, o, words in options if _update_zero(words)]
-    missing = {row.listener for row in status.rows if row.state == "MISSING"}
     findings = []
     for verdict in setups.ntpd_verdicts(setup, aliases):
         if verdict.listener.describe() not in missing:

@@ -29,7 +29,7 @@ from nethook.doctor.findings import Evidence, Finding, Severity
 from nethook.doctor.inputs import Inspection
 from nethook.model.objects import Address, Origin
 from nethook.services import setups
-from nethook.services.status import assess_daemon
+from nethook.services.status import missing_now
 from nethook.services.watches import command_line
 
 CHECK = "xinetd"
@@ -82,14 +82,11 @@ def _missing(service: BoundService, shown: Shown) -> Finding:
 def _not_listening(inspection: Inspection, settings: ServicesConfig, setup: XinetdSetup,
                    present: Sequence[Address], live: DaemonsLive,
                    shown: Shown) -> List[Finding]:
-    status, _warnings = assess_daemon(inspection.root, settings, "xinetd", present, live)
-    if status is None or status.watch is None:
+    watch, missing = missing_now(inspection.root, settings, "xinetd", present, live)
+    if watch is None:
         return []
-    if status.unknown:
-        raise ObserveError(f"cannot tell whether xinetd listens: {status.unknown}")
-    missing = {row.listener for row in status.rows if row.state == "MISSING"}
     by_ip = {a.interface.ip: a for a in present}
-    return [_deaf(s, by_ip[s.address], status.watch.pid, shown)
+    return [_deaf(s, by_ip[s.address], watch.pid, shown)
             for s in setup.bound_to(list(by_ip)) if s.listener.describe() in missing]
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
+from nethook.base.errors import ObserveError
 from nethook.config.services import DaemonSettings, ServicesConfig
 from nethook.daemons.live import DaemonsLive, ProcLive
 from nethook.model.objects import Address
@@ -83,6 +84,19 @@ def assess_daemon(root: Path, settings: ServicesConfig, name: str,
     only = ServicesConfig(settings.rate_limit, pick("ntpd"), pick("chrony"), pick("xinetd"))
     statuses, warnings = assess(root, only, addresses, live, every_unit_listener=False)
     return (statuses[0] if statuses else None), warnings
+
+
+def missing_now(root: Path, settings: ServicesConfig, name: str, addresses: Sequence[Address],
+                live: DaemonsLive) -> Tuple[Optional[Watch], FrozenSet[str]]:
+    """doctor's question: which listeners of daemon ``name`` on ``addresses`` are missing
+    now (as ``status`` says MISSING), with its watch; (None, nothing) when it does not run
+    here. ObserveError when that cannot be told: never "nothing missing"."""
+    status, _warnings = assess_daemon(root, settings, name, addresses, live)
+    if status is None or status.watch is None:
+        return None, frozenset()
+    if status.unknown:
+        raise ObserveError(f"cannot tell whether {name} listens: {status.unknown}")
+    return status.watch, frozenset(r.listener for r in status.rows if r.state == "MISSING")
 
 
 def text(statuses: Sequence[ServiceStatus]) -> str:
