@@ -1,7 +1,7 @@
 """The environments and command lines with which the network stacks call the shims.
 
 The dhclient variables are those isc dhclient 4.4 exports to Debian's dhclient-script
-(lab-notes Part 1, "Variables per reason"), for the benchmark's addresses; hooks see
+(as captured from it), for the benchmark's addresses; hooks see
 only these and dhclient's PATH. The shims are sourced (``. FILE``) the way
 dhclient-script sources them, and NetworkManager's is executed with ``IFACE ACTION``.
 """

@@ -47,7 +47,7 @@ PRIMARY = "10.88.0.2"
 GATEWAY = "10.88.0.1"
 PREFIXLEN = 16
 NETMASK = "255.255.0.0"
-# What dhclient exports to its script (lab-notes Part 1, section 3), and what the
+# What dhclient exports to its script (as captured from it), and what the
 # baselines' shells get too.
 HOOK_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 TOOL_ENV = {"PATH": HOOK_PATH, "LC_ALL": "C"}

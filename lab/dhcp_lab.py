@@ -22,7 +22,7 @@ Layout of the lab directory (``$LAB``)::
     run/dnsmasq.pid
     log/dnsmasq.log  log/dhclient.log  log/dhclient-ctl.log  log/ipmon.log
 
-Topology (facts from /work/shared/lab-notes.md, Part 1, section 2)::
+Topology::
 
     nhl-<tag>-srv: s0 10.77.0.1/24 <-- veth --> nhl-<tag>-cli: eth0 (DHCP)
 

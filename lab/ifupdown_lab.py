@@ -2,7 +2,7 @@
 
 ifupdown hard-codes ``/etc/network/if-*.d`` and its ``inet dhcp`` method
 hard-codes ``/run/dhclient.<iface>.pid`` and ``/var/lib/dhcp``, so ifup and
-ifdown run wrapped like dhclient (lab-notes Part 1, section 7), with two more
+ifdown run wrapped like dhclient (lab/dhcp_lab.py), with two more
 bind mounts: ``$LAB/network`` over ``/etc/network`` and ``$LAB/run/ifrun``
 over ``/run``.  The dhclient that ``ifup`` starts daemonises and stays in that
 private mount namespace; ``ifdown`` finds it through the pid file in

@@ -1,6 +1,6 @@
 """Real systemd-networkd and networkd-dispatcher in a network namespace, on a private bus.
 
-The recipe of /work/shared/lab-notes.md, Part 2, section 7::
+The recipe::
 
     nml-<tag>-srv: s1 10.78.1.1/24 (dnsmasq) <-- veth --> nml-<tag>-nd: nml1 (networkd, DHCP)
 

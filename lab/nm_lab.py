@@ -1,6 +1,6 @@
 """Real NetworkManager in a network namespace, on a private system bus, with nm-dispatcher.
 
-The recipe of /work/shared/lab-notes.md, Part 2, sections 2-3 and 8::
+The recipe::
 
     nml-<tag>-srv: s0 10.78.0.1/24 (dnsmasq, DHCP only) <-- veth --> nml-<tag>-cli: nml0
 

@@ -1,6 +1,6 @@
 """Real daemons for the services tests: ntpsec's ntpd, xinetd and chronyd in a test namespace.
 
-Facts from /work/shared/lab-notes.md, Part 1 section 6:
+What running them safely takes:
 
 * time is not namespaced: ntpd in a network namespace could still set the host's clock, so
   it runs without ``cap_sys_time`` in its bounding and inheritable sets (``setpriv``; its

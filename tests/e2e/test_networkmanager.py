@@ -1,7 +1,7 @@
 """Real NetworkManager 1.42 (Debian 12), real nm-dispatcher running nethook's shipped
 dispatcher script, and the watcher following NetworkManager on the lab's private bus.
 
-What NetworkManager does to state it did not configure (lab-notes Part 2, section 3):
+What NetworkManager does to state it did not configure (measured with it):
 ``nmcli device reapply`` and a link bounce remove extra addresses, a bounce also the
 routes in other tables; a DHCP renewal that changes the address runs no dispatcher
 script at all before 1.42.6, but changes the DHCP4Config object's Options on D-Bus.

@@ -172,7 +172,7 @@ def test_alias_that_became_primary_with_the_lease_as_secondary(lab: VethNamespac
                                                                tmp_path: Path) -> None:
     shop(lab)
     lab.ns.sysctl("net.ipv4.conf.eth0.promote_secondaries", "1")
-    # a lease change with promotion on (lab notes 5.3): the old lease goes, the alias is
+    # a lease change with promotion on: the old lease goes, the alias is
     # promoted, the new lease comes in as a secondary
     lab.ns.ip("addr", "del", "10.77.0.10/24", "dev", "eth0")
     lab.ns.ip("addr", "add", "10.77.0.11/24", "dev", "eth0", *LEASE)

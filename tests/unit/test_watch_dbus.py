@@ -15,7 +15,7 @@ from nethook.watch.dbus_bus import unwrap
 from nethook.watch.dbus_networkd import NetworkdFollower, link_index
 from nethook.watch.dbus_nm import ACTIVATED, Device, NMFollower
 
-# NetworkManager 1.42.4's DHCP4Config Options on a renewal (lab-notes Part 2, section 5).
+# NetworkManager 1.42.4's DHCP4Config Options on a renewal, as captured from it.
 OPTIONS = {"ip_address": "10.78.0.205", "subnet_mask": "255.255.255.0",
            "routers": "10.78.0.1", "expiry": "1795249011"}
 

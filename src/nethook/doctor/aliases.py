@@ -20,7 +20,7 @@ from nethook.doctor.inputs import Inspection
 from nethook.model.objects import MAIN_TABLE, Address, IPInterface, IPNetwork, Observed
 
 CHECK = "aliases"
-# What lab notes §5.3 measured with promote_secondaries=1 on a lease change.
+# What promote_secondaries=1 does on a lease change, as measured in a namespace.
 PROMOTION_COST = ("when the lease address goes, the kernel promotes the alias to primary, the "
                   "new lease becomes a secondary, and the subnet route's source address "
                   "becomes the alias, so outbound traffic leaves from the alias")

@@ -9,7 +9,7 @@
   ``restrict`` line names the address), else informational.
 * ``-U 0`` in the daemon's options: classic ntpd then never rescans its interfaces, not
   even on netlink events, and never binds a restored alias again; ntpsec 1.2.2 ignores
-  ``-U`` (lab notes §6). ``-L`` (``--novirtualips``) skips every alias.
+  ``-U`` (measured in a namespace). ``-L`` (``--novirtualips``) skips every alias.
 * ntpd running in this network namespace but its main process holding no socket on an
   alias that is present and that its rules give it: the same verdict ``nethook status``
   prints (:func:`nethook.services.status.assess_daemon`), so the two never disagree.
