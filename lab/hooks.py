@@ -1,7 +1,8 @@
 """The lab's own dhclient-script hooks, and readers for what they record.
 
-The hooks are sourced by Debian's dhclient-script: they run inside the script's shell, see /etc/dhcp as the lab's directory,
-and must neither ``exit`` nor evaluate anything the DHCP server sent.
+The hooks are sourced by Debian's dhclient-script: they run inside the script's shell,
+see /etc/dhcp as the lab's directory, and must neither ``exit`` nor evaluate anything
+the DHCP server sent.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 PID 1 here is not systemd, and ``systemd --system`` refuses to run unless it is PID 1. A
 ``systemd --user`` manager is the same program and exports the same
-``org.freedesktop.systemd1.Manager`` interface; this recipe makes it own ``org.freedesktop.systemd1`` on a private bus that a
-``dbus-daemon`` of ours serves as a *system* bus:
+``org.freedesktop.systemd1.Manager`` interface; this recipe makes it own
+``org.freedesktop.systemd1`` on a private bus that a ``dbus-daemon`` of ours serves as a
+*system* bus:
 
 1. ``dbus-daemon`` with a ``<type>system</type>`` configuration listening on a socket in
    the lab's directory (``DBUS_SYSTEM_BUS_ADDRESS`` points clients there);
