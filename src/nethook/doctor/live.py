@@ -68,7 +68,7 @@ class SystemLive:
 
     @cached_property
     def _observed(self) -> Observed:
-        from nethook.adapters.pyroute2_netlink import open_netlink
+        from nethook.adapters.netlink import open_netlink
 
         with open_netlink() as netlink:
             links = netlink.observe((), []).links
@@ -112,7 +112,7 @@ class SystemLive:
         return frozenset(names)
 
     def delete_route(self, route: Route) -> Tuple[int, str]:
-        from nethook.adapters.pyroute2_netlink import open_netlink
+        from nethook.adapters.netlink import open_netlink
         from nethook.model.ops import RouteOp, Verb
 
         with open_netlink() as netlink:

@@ -8,7 +8,8 @@ disappears, or a lease changes, it runs the same restore as the hooks for that i
 Modules:
 
 * ``client``: what a hook uses to hand its event to the watcher (standard library only);
-* ``rtnl``: the kernel's multicast notifications, decoded with the standard library;
+* ``rtnl``: the kernel's multicast notifications, decoded by the restore's own codec
+  (``adapters.rtnl_decode``);
 * ``kept``: the in-memory model of what is kept, per interface;
 * ``backoff``: loop protection against another program that keeps deleting an object;
 * ``schedule``: debounce, holds during a stack's own transitions, merging of triggers;

@@ -1,14 +1,12 @@
-"""The kernel's rtnetlink notifications, read from a raw socket and decoded with the stdlib.
+"""The kernel's rtnetlink notifications, read from a raw socket with nethook's own decoder.
 
-Why not pyroute2's ``IPRoute.bind()``: its event API differs between 0.7.2 (Debian 12)
-and 0.9, where ``IPRoute`` is a synchronous facade over an asyncio core of its own that
-does not share the watcher's loop; and the watcher only needs a few fields of each
-message, which ``rtnl_decode`` reads in microseconds (a flush of 1000 aliases is 1000
-messages), against pyroute2's generic decoder at about 28 us per address. A raw socket
-also gives the watcher what it needs to be correct: a large receive buffer
+The watcher decodes every notification the kernel multicasts (a flush of 1000 aliases
+is 1000 messages) with ``rtnl_decode``, the decoder that reads the restore's dumps: a
+``struct`` unpack of the header, and the attributes only of what it acts on. A raw
+socket also gives the watcher what it needs to be correct: a large receive buffer
 (SO_RCVBUFFORCE) and ENOBUFS, the kernel's word that notifications were dropped, upon
-which the watcher re-checks every interface it keeps. The restore itself still goes
-through the shared adapter, exactly as a hook's.
+which the watcher re-checks every interface it keeps. The restore itself goes through
+the shared adapter, exactly as a hook's.
 """
 
 from __future__ import annotations
@@ -19,6 +17,7 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Union
 
 from nethook.adapters import rtnl_codec as codec
 from nethook.adapters import rtnl_decode as decode
+from nethook.adapters.netlink import open_netlink
 from nethook.base.errors import NethookError
 from nethook.model.objects import Address, Route, Rule
 
@@ -27,7 +26,6 @@ NETLINK_ADD_MEMBERSHIP = 1
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 RCVBUF = 16 << 20  # the notices of a restore or a flush of thousands of objects fit
 RECV_SIZE = 1 << 16
-RTM_DELLINK = 17
 # linux/rtnetlink.h: RTNLGRP_LINK, IPV4_IFADDR, IPV4_ROUTE, IPV4_RULE, IPV6_IFADDR,
 # IPV6_ROUTE, IPV6_RULE
 GROUPS = (1, 5, 7, 8, 9, 11, 19)
@@ -73,7 +71,7 @@ class Subscription:
     Only what the watcher acts on is decoded: every link message, every address, and
     route and rule deletions. A new permanent address is decoded only if
     ``permanent_wanted(ifname)``: a restore of 1000 aliases is 1000 such notifications,
-    the watcher's own, read while its worker thread is still sending.
+    the watcher's own.
     """
 
     def __init__(self, permanent_wanted: Callable[[str], bool] = _everything) -> None:
@@ -91,7 +89,7 @@ class Subscription:
             self.names: Dict[int, str] = {}
             self.up: Dict[str, bool] = {}
             self.resync()
-        except OSError:
+        except (OSError, NethookError):
             self.sock.close()
             raise
 
@@ -104,12 +102,14 @@ class Subscription:
     def resync(self) -> None:
         """The links as they are now (at the start, and after an overrun). The groups are
         joined first, so a link that appears meanwhile is seen in either or both."""
-        links = [link for link in dump_links() if link.name is not None]
+        with open_netlink() as netlink:
+            links = [link for link in netlink.links() if link.name is not None]
         self.names = {link.ifindex: str(link.name) for link in links}
         self.up = {str(link.name): link.up for link in links}
 
     def read(self) -> List[Change]:
-        """Every notification queued now, decoded; Overrun if some were dropped."""
+        """Every notification queued now (until EAGAIN), decoded; Overrun if some were
+        dropped."""
         changes: List[Change] = []
         while True:
             try:
@@ -127,10 +127,11 @@ class Subscription:
 
     def _decode(self, data: bytes, frame: codec.Frame) -> Optional[Change]:
         kind = frame.kind
-        if kind in (codec.RTM_NEWLINK, RTM_DELLINK):
-            return self._link(decode.link(data, frame), kind == RTM_DELLINK)
+        if kind in (codec.RTM_NEWLINK, codec.RTM_DELLINK):
+            return self._link(decode.link(data, frame), kind == codec.RTM_DELLINK)
         if kind == codec.RTM_NEWADDR:
-            permanent, ifname = decode.address_header(data, frame, self.names)
+            index, permanent = decode.address_index(data, frame)
+            ifname = self.names.get(index)
             if ifname is None or (permanent and not self.permanent_wanted(ifname)):
                 return None
         if kind in (codec.RTM_NEWADDR, codec.RTM_DELADDR):
@@ -157,22 +158,3 @@ class Subscription:
             self.up[name] = link.up
         return LinkChange(link.ifindex, name, link.up and not deleted, deleted)
 
-
-def dump_links() -> List[decode.Link]:
-    """Every link in the current network namespace."""
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
-                       socket.NETLINK_ROUTE) as sock:
-        sock.settimeout(5.0)
-        sock.bind((0, 0))
-        sock.send(codec.link_dump(1))
-        links: List[decode.Link] = []
-        while True:
-            data = sock.recv(RECV_SIZE)
-            for frame in codec.frames(data):
-                if frame.kind == codec.NLMSG_DONE:
-                    return links
-                if frame.kind == codec.NLMSG_ERROR:
-                    code, message = codec.error_of(data, frame)
-                    raise OSError(code, f"link dump refused: {message}")
-                if frame.kind == codec.RTM_NEWLINK:
-                    links.append(decode.link(data, frame))
