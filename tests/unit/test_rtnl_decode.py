@@ -14,6 +14,7 @@ from nethook.adapters import rtnl_codec as codec
 from nethook.adapters import rtnl_decode as decode
 from nethook.model.objects import Address, Route, Rule
 from nethook.model.ops import AddressOp, RouteOp, RuleOp, Verb
+from nethook.watch import rtnl
 
 NAMES = {2: "eth0", 7: "vlan.100"}
 
@@ -143,3 +144,19 @@ def test_dump_requests_carry_only_their_filters() -> None:
     assert codec.RTMSG.unpack_from(data, 16)[4] == 100
     assert len(codec.route_dump(3)) == 28  # every table: no attribute
 
+
+# -- the watcher nets out what one read says about each object ---------------------------
+
+
+def test_a_deletion_followed_by_the_addition_is_no_loss() -> None:
+    alias = Address("eth0", ipaddress.ip_interface("10.77.0.50/24"), "eth0:0")
+    other = Address("eth0", ipaddress.ip_interface("10.77.0.51/24"), "eth0:1")
+    route = Route(dst=ipaddress.ip_network("0.0.0.0/0"), table=100)
+    down = rtnl.LinkChange(2, "eth0", False, False)
+    up = rtnl.LinkChange(2, "eth0", True, False)
+    changes = [down, rtnl.AddressChange(alias, True, True), rtnl.AddressChange(other, True, True),
+               rtnl.RouteChange(route, True), up, rtnl.AddressChange(alias, True, False),
+               rtnl.RouteChange(route, False), rtnl.AddressChange(other, True, True)]
+    assert rtnl.net_changes(changes) == [
+        down, up, rtnl.AddressChange(alias, True, False), rtnl.RouteChange(route, False),
+        rtnl.AddressChange(other, True, True)]

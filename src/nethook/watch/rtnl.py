@@ -5,15 +5,17 @@ is 1000 messages) with ``rtnl_decode``, the decoder that reads the restore's dum
 ``struct`` unpack of the header, and the attributes only of what it acts on. A raw
 socket also gives the watcher what it needs to be correct: a large receive buffer
 (SO_RCVBUFFORCE) and ENOBUFS, the kernel's word that notifications were dropped, upon
-which the watcher re-checks every interface it keeps. The restore itself goes through
-the shared adapter, exactly as a hook's.
+which the watcher re-checks every interface it keeps. ``read`` drains the socket until
+it has nothing pending (EAGAIN): the watcher restores right after, with everything the
+kernel had said by then. The restore itself goes through the shared adapter, exactly as
+a hook's.
 """
 
 from __future__ import annotations
 
 import errno
 import socket
-from typing import Callable, Dict, List, NamedTuple, Optional, Union
+from typing import Callable, Dict, List, NamedTuple, Optional, Set, Tuple, Union
 
 from nethook.adapters import rtnl_codec as codec
 from nethook.adapters import rtnl_decode as decode
@@ -71,7 +73,8 @@ class Subscription:
     Only what the watcher acts on is decoded: every link message, every address, and
     route and rule deletions. A new permanent address is decoded only if
     ``permanent_wanted(ifname)``: a restore of 1000 aliases is 1000 such notifications,
-    the watcher's own.
+    the watcher's own. Additions of a kind are decoded too when a deletion of that kind
+    came in the same read, for ``read`` to net them out.
     """
 
     def __init__(self, permanent_wanted: Callable[[str], bool] = _everything) -> None:
@@ -108,28 +111,33 @@ class Subscription:
         self.up = {str(link.name): link.up for link in links}
 
     def read(self) -> List[Change]:
-        """Every notification queued now (until EAGAIN), decoded; Overrun if some were
-        dropped."""
+        """Every notification queued now (read until EAGAIN), decoded and netted out;
+        Overrun if some were dropped."""
         changes: List[Change] = []
+        deleted: Set[int] = set()  # the kinds of deletion read so far
         while True:
             try:
                 data = self.sock.recv(RECV_SIZE)
             except BlockingIOError:
-                return changes
+                return net_changes(changes)
             except OSError as exc:
                 if exc.errno == errno.ENOBUFS:
                     raise Overrun("the kernel dropped rtnetlink notifications") from exc
                 raise
             for frame in codec.frames(data):
-                change = self._decode(data, frame)
+                change = self._decode(data, frame, deleted)
                 if change is not None:
                     changes.append(change)
+                    if frame.kind in _ADDITIONS.values():
+                        deleted.add(frame.kind)
 
-    def _decode(self, data: bytes, frame: codec.Frame) -> Optional[Change]:
+    def _decode(self, data: bytes, frame: codec.Frame, deleted: Set[int]) -> Optional[Change]:
         kind = frame.kind
         if kind in (codec.RTM_NEWLINK, codec.RTM_DELLINK):
             return self._link(decode.link(data, frame), kind == codec.RTM_DELLINK)
-        if kind == codec.RTM_NEWADDR:
+        if kind in _ADDITIONS and _ADDITIONS[kind] not in deleted:
+            if kind != codec.RTM_NEWADDR:
+                return None  # new routes and rules: nothing the watcher acts on
             index, permanent = decode.address_index(data, frame)
             ifname = self.names.get(index)
             if ifname is None or (permanent and not self.permanent_wanted(ifname)):
@@ -138,13 +146,13 @@ class Subscription:
             found = decode.address(data, frame, self.names)
             return None if found is None else AddressChange(
                 found[0], found[1], kind == codec.RTM_DELADDR)
-        if kind == codec.RTM_DELROUTE:
+        if kind in (codec.RTM_NEWROUTE, codec.RTM_DELROUTE):
             route = decode.route(data, frame, self.names)
-            return None if route is None else RouteChange(route, True)
-        if kind == codec.RTM_DELRULE:
+            return None if route is None else RouteChange(route, kind == codec.RTM_DELROUTE)
+        if kind in (codec.RTM_NEWRULE, codec.RTM_DELRULE):
             rule = decode.rule(data, frame)
-            return None if rule is None else RuleChange(rule, True)
-        return None  # new routes and rules: nothing the watcher acts on
+            return None if rule is None else RuleChange(rule, kind == codec.RTM_DELRULE)
+        return None
 
     def _link(self, link: decode.Link, deleted: bool) -> Optional[LinkChange]:
         name = link.name or self.names.get(link.ifindex)
@@ -158,3 +166,27 @@ class Subscription:
             self.up[name] = link.up
         return LinkChange(link.ifindex, name, link.up and not deleted, deleted)
 
+
+# Each addition, and the deletion that makes it worth decoding within one read.
+_ADDITIONS = {codec.RTM_NEWADDR: codec.RTM_DELADDR, codec.RTM_NEWROUTE: codec.RTM_DELROUTE,
+              codec.RTM_NEWRULE: codec.RTM_DELRULE}
+
+
+def _identity(change: Change) -> Optional[Tuple[object, ...]]:
+    if isinstance(change, AddressChange):
+        return ("address", change.address.key)
+    if isinstance(change, RouteChange):
+        return ("route", change.route.key)
+    if isinstance(change, RuleChange):
+        return ("rule", change.rule)
+    return None  # links: every change counts, in order
+
+
+def net_changes(changes: List[Change]) -> List[Change]:
+    """Each object's last word only, in the order read. A deletion followed by the
+    object's addition is no loss: the kernel had said both by the time the watcher looks
+    (after a run, the run's own additions come after deletions it has already seen)."""
+    last = {key: position for position, change in enumerate(changes)
+            if (key := _identity(change)) is not None}
+    return [change for position, change in enumerate(changes)
+            if (key := _identity(change)) is None or last[key] == position]
