@@ -63,13 +63,6 @@ IFINFOMSG = struct.Struct("=BxHiII")  # family, type, index, flags, change
 IFADDRMSG = struct.Struct("=BBBBI")  # family, prefixlen, flags, scope, index
 RTMSG = struct.Struct("=BBBBBBBBI")  # struct fib_rule_hdr has the same layout
 
-_VERB_FLAGS = {
-    Verb.ADD: NLM_F_CREATE | NLM_F_EXCL,
-    Verb.REPLACE: NLM_F_CREATE | NLM_F_REPLACE,
-    Verb.DELETE: 0,
-}
-
-
 class Frame(NamedTuple):
     """One netlink message inside a datagram: where it is and its header."""
 
@@ -149,17 +142,25 @@ def error_of(data: bytes, frame: Frame) -> Tuple[int, str]:
 # -- requests for operations ---------------------------------------------------------------
 
 
+# An address request's header and its IFA_LOCAL and IFA_ADDRESS, both the address: the
+# one request a plan holds thousands of, packed in one call.
+_ADDRESS_REQUEST = {4: struct.Struct("=BBBBIHH4sHH4s"), 6: struct.Struct("=BBBBIHH16sHH16s")}
+
+
 def _address_body(op: AddressOp, index: Optional[int]) -> bytes:
     """``ip address add|del A/P dev X [label L]``: local and address both A, no broadcast."""
     address: Address = op.address
-    ip = address.interface.ip
-    scope = RT_SCOPE_HOST if ip.version == 4 and ip.is_loopback else RT_SCOPE_UNIVERSE
-    header = IFADDRMSG.pack(FAMILIES[address.family], address.interface.network.prefixlen,
-                            0, scope, index or 0)
-    attrs = [(IFA_LOCAL, ip.packed), (IFA_ADDRESS, ip.packed)]
-    if address.label and address.family == 4:
-        attrs.append((IFA_LABEL, _name(address.label)))
-    return header + pack_attributes(*attrs)
+    interface = address.interface
+    packed = interface.packed
+    family = interface.version
+    size = len(packed) + 4
+    scope = RT_SCOPE_HOST if family == 4 and packed[0] == 127 else RT_SCOPE_UNIVERSE
+    body = _ADDRESS_REQUEST[family].pack(
+        FAMILIES[family], interface.network.prefixlen, 0, scope, index or 0,
+        size, IFA_LOCAL, packed, size, IFA_ADDRESS, packed)
+    if address.label and family == 4:
+        return body + pack_attributes((IFA_LABEL, _name(address.label)))
+    return body
 
 
 def route_scope(route: Route, deleting: bool) -> int:
@@ -247,9 +248,15 @@ def request(op: Op, seq: int, index: Optional[int], ack: bool = True) -> bytes:
     """``op`` as one rtnetlink request; ``index`` is ``link_of(op)``'s. Without ``ack``
     the kernel answers only a refusal (an error always comes back)."""
     encoder = _ENCODERS[type(op)]
-    kind = encoder.delete if op.verb is Verb.DELETE else encoder.new
-    flags = _VERB_FLAGS[op.verb] | (NLM_F_ACK if ack else 0)
-    return message(kind, flags, seq, encoder.body(op, index))
+    verb = op.verb
+    if verb is Verb.DELETE:
+        kind, flags = encoder.delete, 0
+    else:
+        kind = encoder.new
+        flags = NLM_F_CREATE | (NLM_F_EXCL if verb is Verb.ADD else NLM_F_REPLACE)
+    body = encoder.body(op, index)
+    return HEADER.pack(16 + len(body), kind, NLM_F_REQUEST | flags | (NLM_F_ACK if ack else 0),
+                       seq, 0) + body
 
 
 def acked(request: bytes) -> bytes:
