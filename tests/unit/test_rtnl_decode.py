@@ -160,3 +160,11 @@ def test_a_deletion_followed_by_the_addition_is_no_loss() -> None:
     assert rtnl.net_changes(changes) == [
         down, up, rtnl.AddressChange(alias, True, False), rtnl.RouteChange(route, False),
         rtnl.AddressChange(other, True, True)]
+
+
+def test_an_object_back_with_other_attributes_is_still_a_loss() -> None:
+    kept = Route(dst=ipaddress.ip_network("0.0.0.0/0"), table=100,
+                 gateway=ipaddress.ip_address("10.77.0.1"))
+    other = Route(dst=kept.dst, table=100, gateway=ipaddress.ip_address("10.77.0.9"))
+    changes = [rtnl.RouteChange(kept, True), rtnl.RouteChange(other, False)]
+    assert rtnl.net_changes(changes) == changes

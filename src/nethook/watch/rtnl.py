@@ -173,10 +173,12 @@ _ADDITIONS = {codec.RTM_NEWADDR: codec.RTM_DELADDR, codec.RTM_NEWROUTE: codec.RT
 
 
 def _identity(change: Change) -> Optional[Tuple[object, ...]]:
+    """The object itself, every attribute included: a route back with another gateway
+    is no return of the one that went."""
     if isinstance(change, AddressChange):
-        return ("address", change.address.key)
+        return ("address", change.address)
     if isinstance(change, RouteChange):
-        return ("route", change.route.key)
+        return ("route", change.route)
     if isinstance(change, RuleChange):
         return ("rule", change.rule)
     return None  # links: every change counts, in order
@@ -184,7 +186,7 @@ def _identity(change: Change) -> Optional[Tuple[object, ...]]:
 
 def net_changes(changes: List[Change]) -> List[Change]:
     """Each object's last word only, in the order read. A deletion followed by the
-    object's addition is no loss: the kernel had said both by the time the watcher looks
+    object's return is no loss: the kernel had said both by the time the watcher looks
     (after a run, the run's own additions come after deletions it has already seen)."""
     last = {key: position for position, change in enumerate(changes)
             if (key := _identity(change)) is not None}
