@@ -132,7 +132,7 @@ rpm: packaging-deps check-versions
 # Installs the .deb on this machine (its hooks go into /etc/dhcp and the other
 # callers' directories), tests it and purges it again, even when a check fails.
 # What the kernel tests need beside the package: debian/tests/control's Depends.
-PACKAGE_TEST_DEBIAN_PACKAGES = iproute2 procps python3-pytest
+PACKAGE_TEST_DEBIAN_PACKAGES = iproute2 procps python3-pyroute2 python3-pytest
 
 packages-test: packages
 	@sh .ci/debian-deps $(PACKAGE_TEST_DEBIAN_PACKAGES)

@@ -4,7 +4,7 @@ No-op: every object of the workload is present and dhclient runs RENEW of the sa
 address. The exit shim starts nethook, which reads its config, observes the kernel and
 finds nothing to do. Compared with what any Python hook pays: the same interpreter
 starting (``python -c pass``), and starting plus importing what a reconcile truly needs
-(and the same without pyroute2). The shim's own chain (``sh``, ``timeout``, the wrapper's
+(and the same without the netlink adapter). The shim's own chain (``sh``, ``timeout``, the wrapper's
 ``sh``) is measured with ``true`` exec'd in Python's place.
 
 Irrelevant events: dhclient's PREINIT through the enter and the exit shim, and
@@ -26,8 +26,8 @@ from bench.scale import prepare
 from bench.stats import ratio, rotated, summary
 from bench.workload import Workload
 
-NEEDED_IMPORTS = "import nethook.engine.reconcile, nethook.adapters.pyroute2_netlink, yaml"
-# The same but the adapter, whose import is pyroute2's: what a stdlib decoder would pay.
+NEEDED_IMPORTS = "import nethook.engine.reconcile, nethook.adapters.netlink, yaml"
+# The same but the netlink adapter (once pyroute2's import, now the standard library's).
 IMPORTS_BUT_PYROUTE2 = "import nethook.engine.reconcile, yaml"
 # What the exit shim and the wrapper run around Python (sh sourcing the shim, timeout,
 # sh running the wrapper), with `true` exec'd where the wrapper execs python.
@@ -37,7 +37,7 @@ NOOP_LABELS = {
     "shim_chain": "the shim's chain, exec true for python",
     "python": "python -c pass",
     "python_imports": "python + needed imports",
-    "python_no_pyroute2": "python + needed imports - pyroute2",
+    "python_no_pyroute2": "python + needed imports - the adapter",
 }
 IRRELEVANT_LABELS = {
     "sh": "sh -c :",
@@ -139,7 +139,8 @@ def _breakdown(median: Dict[str, Any]) -> Dict[str, Any]:
     return {
         "interpreter start": median["python"],
         "needed imports": minus(median["python_imports"], median["python"]),
-        "of which pyroute2": minus(median["python_imports"], median["python_no_pyroute2"]),
+        "of which the netlink adapter": minus(median["python_imports"],
+                                              median["python_no_pyroute2"]),
         "shim (sh, timeout, wrapper)": median["shim_chain"],
         "nethook's own work": minus(minus(median["nethook"], median["shim_chain"]),
                                     median["python_imports"]),

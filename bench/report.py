@@ -87,12 +87,12 @@ def noop_lines(noop: Dict[str, Any], profile: Optional[Dict[str, Any]]) -> List[
 
 PHASES = (
     ("nethook_and_yaml_import_ms", "import nethook's modules + PyYAML"),
-    ("pyroute2_adapter_import_ms", "import the adapter (pyroute2)"),
+    ("adapter_import_ms", "import the netlink adapter"),
     ("load_config_ms", "read the config ({objects} objects)"),
-    ("observe_pyroute2_ms", "observe eth0 (pyroute2 decoding)"),
+    ("observe_ms", "observe eth0"),
     ("address_dump_receive_ms", "one address dump: receive"),
     ("address_decode_pyroute2_ms", "  decode with pyroute2's ifaddrmsg"),
-    ("address_decode_stdlib_ms", "  decode with rtnl_codec + stdlib"),
+    ("address_decode_stdlib_ms", "  decode with rtnl_decode (nethook's)"),
     ("process_ms", "the probe process, all of the above"),
 )
 

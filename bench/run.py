@@ -98,8 +98,11 @@ def machine(python: str) -> Dict[str, Any]:
                         if line.startswith("model name")), cpu)
     except OSError:
         pass
-    version = ("import sys, importlib.metadata as m; "
-               "print(sys.version.split()[0], m.version('pyroute2'), m.version('PyYAML'))")
+    version = ("import sys, importlib.metadata as m\n"
+               "def v(name):\n"
+               "    try:\n        return m.version(name)\n"
+               "    except m.PackageNotFoundError:\n        return '-'\n"
+               "print(sys.version.split()[0], v('pyroute2'), v('PyYAML'))")
     python_v, pyroute2_v, yaml_v = (_capture([python, "-c", version]).split() + ["?"] * 3)[:3]
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

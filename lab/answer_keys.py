@@ -273,7 +273,7 @@ _LOCAL_TABLE = 255
 
 def kernel_objects(links: Sequence[str]) -> List[str]:
     """Run inside the namespace: the observed state, less what the kernel makes itself."""
-    from nethook.adapters.pyroute2_netlink import open_netlink
+    from nethook.adapters.netlink import open_netlink
 
     with open_netlink() as netlink:
         seen = netlink.observe(links, None)

@@ -1,9 +1,9 @@
 """One contract, two implementations: FakeNetlink and the real adapter in a fresh namespace.
 
 Every test taking ``lab`` runs against both, so the fake answers what the kernel answers.
-The kernel runs are ``privileged``: a veth namespace from tests/netns.py, and the adapter's
-socket opened inside it (see ``entered``). A few kernel-only tests compare what nethook
-observes with ``ip -j``; one plain test compares the request encoding with pyroute2's.
+The kernel runs are ``privileged``: a veth namespace from lab/netns.py, and the adapter's
+socket opened inside it (see ``entered``). A few kernel-only tests check what the adapter
+does beyond the port's contract (batches, refused dumps, a link gone meanwhile).
 """
 
 from __future__ import annotations
@@ -45,8 +45,7 @@ def entered(name: str) -> Iterator[None]:
     """This thread inside namespace ``name`` for the body, then back home.
 
     A netlink socket belongs to the namespace it was created in, so an adapter opened
-    here keeps talking to ``name`` afterwards. This needs nothing from pyroute2, so it
-    works the same with 0.7 and 0.9, and nothing is forked.
+    here keeps talking to ``name`` afterwards. Nothing is forked.
     """
     libc = ctypes.CDLL(None, use_errno=True)
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
@@ -83,7 +82,7 @@ def _lease_with_ip(ns: Namespace, address: Address) -> None:
 
 @contextmanager
 def kernel_lab() -> Iterator[Lab]:
-    from nethook.adapters.pyroute2_netlink import open_netlink
+    from nethook.adapters.netlink import open_netlink
 
     with veth_namespace(ifname=IF) as veth:
         veth.ns.sysctl(f"net.ipv6.conf.{IF}.accept_dad", "0")  # no tentative addresses
@@ -358,103 +357,71 @@ def test_a_closed_netlink_cannot_read_or_write(lab: Lab) -> None:
         lab.netlink.execute([add(addr("192.0.2.10/24"))])
 
 
-# -- kernel only: what `ip -j` says ------------------------------------------------------
+# -- kernel only: what the adapter does beyond the contract ------------------------------
+# Its readings are held to pyroute2's and `ip -j`'s in test_codec_oracles.py.
 
 
-def _ip_addresses(ns: Namespace) -> set[Address]:
-    (link,) = ns.ip_json("address", "show", "dev", IF)
-    return {addr(f"{info['local']}/{info['prefixlen']}",
-                 None if info.get("label", IF) == IF else info["label"])
-            for info in link["addr_info"] if info["scope"] != "link"}
+@pytest.fixture
+def kernel() -> Iterator[Lab]:
+    from tests.conftest import require_privileged
 
-
-def _ip_routes(ns: Namespace, family: str) -> set[Route]:
-    routes = set()
-    for entry in ns.ip_json(family, "route", "show", "table", "1000"):
-        dst = entry["dst"]
-        if dst == "default":
-            dst = "0.0.0.0/0" if family == "-4" else "::/0"
-        # `ip` prints the name once the package's rt_protos.d/nethook.conf is installed.
-        assert entry["protocol"] in (str(RTPROT_NETHOOK), "nethook")
-        routes.add(Route(net(dst), table=1000, metric=entry.get("metric", 0),
-                         ifname=entry["dev"], gateway=ip(entry["gateway"]) if "gateway" in entry
-                         else None, src=ip(entry["prefsrc"]) if "prefsrc" in entry else None,
-                         scope=entry.get("scope", "global"), onlink="onlink" in entry["flags"]))
-    return routes
-
-
-def _ip_rules(ns: Namespace, family: str) -> set[Rule]:
-    rules = set()
-    for entry in ns.ip_json(family, "rule", "show", "table", "1000"):
-        # `ip` prints the name once the package's rt_protos.d/nethook.conf is installed.
-        assert entry["protocol"] in (str(RTPROT_NETHOOK), "nethook")
-        rules.add(Rule(
-            table=int(entry["table"]), family=4 if family == "-4" else 6,
-            priority=entry["priority"],
-            src=net(f"{entry['src']}/{entry['srclen']}") if "srclen" in entry else None,
-            dst=net(f"{entry['dst']}/{entry['dstlen']}") if "dstlen" in entry else None,
-            fwmark=int(entry["fwmark"], 16) if "fwmark" in entry else None,
-            fwmask=int(entry["fwmask"], 16) if "fwmask" in entry else None,
-            iif=entry.get("iif"), oif=entry.get("oif")))
-    return rules
+    require_privileged()
+    with kernel_lab() as real:
+        yield real
 
 
 @pytest.mark.privileged
-def test_observe_agrees_with_ip_json() -> None:
-    with kernel_lab() as lab:
-        assert lab.ns is not None
-        objects = [*BASE, addr("192.0.2.20/24", label="eth0:nh"),
-                   route("198.51.100.0/24", "192.0.2.1", src=ip("192.0.2.10"), metric=5),
-                   route("203.0.113.0/24"), route("2001:db8:1::/64", "2001:db8::1"),
-                   route("198.18.0.0/15", "10.255.0.1", onlink=True), RULES[0], RULES[1],
-                   Rule(table=1000, family=6, priority=100, src=net("2001:db8:1::/48"))]
-        assert lab.netlink.execute([add(o) for o in objects]) == [OK] * len(objects)
-        observed = lab.netlink.observe([IF], [1000])
-        assert observed.addresses == _ip_addresses(lab.ns)
-        assert observed.routes == _ip_routes(lab.ns, "-4") | _ip_routes(lab.ns, "-6")
-        ours = {r for r in observed.rules if r.table == 1000}
-        assert ours == _ip_rules(lab.ns, "-4") | _ip_rules(lab.ns, "-6")
-        assert len(ours) == 3
+def test_what_nethook_adds_carries_its_protocol(kernel: Lab) -> None:
+    assert kernel.ns is not None
+    objects = [*BASE, route("198.51.100.0/24", "192.0.2.1"), route("2001:db8:1::/64"),
+               RULES[0], RULES[2]]
+    assert kernel.netlink.execute([add(o) for o in objects]) == [OK] * len(objects)
+    found = [*kernel.ns.ip_json("-4", "route", "show", "table", "1000"),
+             *kernel.ns.ip_json("-6", "route", "show", "table", "1000"),
+             *kernel.ns.ip_json("-4", "rule", "show", "table", "1000"),
+             *kernel.ns.ip_json("-6", "rule", "show", "table", "1001")]
+    # `ip` prints the name once the package's rt_protos.d/nethook.conf is installed.
+    assert [entry["protocol"] in (str(RTPROT_NETHOOK), "nethook") for entry in found] \
+        == [True] * 4
 
 
-# -- no privileges: the requests are what pyroute2 would encode ----------------------------
+@pytest.mark.privileged
+def test_plans_larger_than_the_buffers_go_in_several_batches(kernel: Lab) -> None:
+    """Seven requests a batch, at most 300 bytes a datagram: the outcomes stay in order."""
+    netlink: Any = kernel.netlink
+    netlink.window, netlink.datagram = 7, 300
+    addresses = [addr(f"10.1.0.{i + 1}/32") for i in range(100)]
+    ops = [add(a) for a in addresses]
+    ops[13] = ops[6] = add(addresses[5])  # refused in the middle of a batch, and last in one
+    outcomes = netlink.execute(ops)
+    assert {i: code for i, code in enumerate(codes(outcomes)) if code} == {
+        6: errno.EEXIST, 13: errno.EEXIST}
+    assert kernel.netlink.observe([IF], []).addresses == set(addresses) - {
+        addresses[6], addresses[13]}
 
 
-def _pyroute2_bytes(cls: Any, kind: int, flags: int, fields: dict[str, int],
-                    attrs: List[Any]) -> bytes:
-    msg = cls()
-    msg["header"]["type"], msg["header"]["flags"] = kind, flags
-    msg["header"]["sequence_number"] = 7
-    for name, value in fields.items():
-        msg[name] = value
-    msg["attrs"] = attrs
-    msg.encode()
-    return bytes(msg.data)
-
-
-def test_requests_encode_like_pyroute2() -> None:
-    pytest.importorskip("pyroute2")
-    from pyroute2.netlink.rtnl.fibmsg import fibmsg
-    from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
-    from pyroute2.netlink.rtnl.rtmsg import rtmsg
-
+@pytest.mark.privileged
+def test_a_refused_dump_is_an_observe_error(kernel: Lab,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
     from nethook.adapters import rtnl_codec as codec
 
-    new = 0x1 | 0x4 | 0x400 | 0x200  # REQUEST | ACK | CREATE | EXCL
-    a = AddressOp(Verb.ADD, addr("192.0.2.20/24", label="eth0:nh"))
-    assert codec.request(a, 7, 3) == _pyroute2_bytes(
-        ifaddrmsg, 20, new, {"family": 2, "prefixlen": 24, "index": 3},
-        [("IFA_LOCAL", "192.0.2.20"), ("IFA_ADDRESS", "192.0.2.20"), ("IFA_LABEL", "eth0:nh")])
-    r = RouteOp(Verb.REPLACE, route("2001:db8:1::/64", "fe80::1", src=ip("2001:db8::10"),
-                                    metric=100))
-    assert codec.request(r, 7, 3) == _pyroute2_bytes(
-        rtmsg, 24, 0x1 | 0x4 | 0x400 | 0x100,
-        {"family": 10, "dst_len": 64, "proto": RTPROT_NETHOOK, "type": 1},
-        [("RTA_TABLE", 1000), ("RTA_DST", "2001:db8:1::"), ("RTA_OIF", 3),
-         ("RTA_GATEWAY", "fe80::1"), ("RTA_PREFSRC", "2001:db8::10"), ("RTA_PRIORITY", 100)])
-    u = RuleOp(Verb.ADD, RULES[0])
-    assert codec.request(u, 7, None) == _pyroute2_bytes(
-        fibmsg, 32, new, {"family": 2, "dst_len": 16, "src_len": 16, "action": 1},
-        [("FRA_PRIORITY", 100), ("FRA_TABLE", 1000), ("FRA_SRC", "10.1.0.0"),
-         ("FRA_DST", "10.2.0.0"), ("FRA_FWMARK", 0x10), ("FRA_FWMASK", 0xFF),
-         ("FRA_IIFNAME", IF), ("FRA_OIFNAME", "lo"), ("FRA_PROTOCOL", RTPROT_NETHOOK)])
+    def bad_dump(seq: int, index: int = 0) -> bytes:  # strict checking wants 0 prefixlen
+        return codec.message(codec.RTM_GETADDR, codec.NLM_F_DUMP, seq,
+                             codec.IFADDRMSG.pack(0, 24, 0, 0, index))
+
+    monkeypatch.setattr(codec, "address_dump", bad_dump)
+    with pytest.raises(ObserveError, match=r"the addresses of eth0: .*header"):
+        kernel.netlink.observe([IF], [])
+
+
+@pytest.mark.privileged
+def test_an_interface_gone_between_two_dumps_is_absent(kernel: Lab,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its address dump says ENODEV: absent, as it is by then; never a partial reading."""
+    assert kernel.netlink.execute([add(BASE[0])]) == [OK]
+    netlink: Any = kernel.netlink
+    links = netlink._links()
+    monkeypatch.setattr(netlink, "_links", lambda: {**links, 99999: "gone0"})
+    observed = kernel.netlink.observe([IF, "gone0"], [])
+    assert observed.links == {"lo", IF}
+    assert observed.addresses == {BASE[0]}

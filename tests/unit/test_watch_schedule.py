@@ -11,7 +11,7 @@ from nethook.events import Event, Kind
 from nethook.model.objects import Address
 from nethook.watch import backoff
 from nethook.watch.backoff import Backoff
-from nethook.watch.schedule import DEBOUNCE, DEBOUNCE_MAX, PREPARE_HOLD, Schedule
+from nethook.watch.schedule import PREPARE_HOLD, Schedule
 
 ALIAS = Address("eth0", ipaddress.ip_interface("10.77.0.50/24"), "eth0:0")
 OTHER = Address("eth0", ipaddress.ip_interface("10.77.0.51/24"), "eth0:1")
@@ -23,23 +23,36 @@ def configure(reason: str = "BOUND", **facts: object) -> Event:
                  **facts)  # type: ignore[arg-type]
 
 
-def test_a_burst_of_losses_is_one_run_after_the_quiet_period() -> None:
+def test_losses_read_together_are_one_run_due_at_once() -> None:
+    """No quiet period: the daemon has read everything pending before it runs."""
     schedule = Schedule()
-    for step in range(5):  # a flush: one message per address, a millisecond apart
-        schedule.lost("eth0", ALIAS if step % 2 else OTHER, "removal", 0.001 * step)
-    assert schedule.take_due(0.004 + DEBOUNCE - 0.001) == []
-    jobs = schedule.take_due(0.004 + DEBOUNCE)
+    for step in range(5):  # a flush: one message per address, all read in one go
+        schedule.lost("eth0", ALIAS if step % 2 else OTHER, "removal", 0.001)
+    assert schedule.next_due(0.001) == 0.001
+    jobs = schedule.take_due(0.001)
     assert [job.ifname for job in jobs] == ["eth0"]
     assert jobs[0].event.source == "netlink" and jobs[0].event.reason == "removal"
 
 
-def test_a_loss_that_keeps_coming_is_served_within_the_cap() -> None:
+def test_losses_during_a_run_are_one_more_run_right_after_it() -> None:
     schedule = Schedule()
-    now = 0.0
-    while now < 1.0:
-        schedule.lost("eth0", ALIAS, "removal", now)
-        now += DEBOUNCE / 2
-    assert schedule.next_due(now) == pytest.approx(DEBOUNCE_MAX)
+    schedule.lost("eth0", ALIAS, "removal", 0.0)
+    (job,) = schedule.take_due(0.0)
+    for step in range(5):
+        schedule.lost("eth0", OTHER, "removal", 0.001 * step)
+    assert schedule.take_due(0.01) == [] and schedule.next_due(0.01) is None
+    schedule.finished(job, frozenset({ALIAS}), False, 0.02)
+    (again,) = schedule.take_due(0.02)
+    assert again.event.reason == "removal"
+
+
+def test_a_loss_after_a_failed_run_waits_for_the_retry() -> None:
+    schedule = Schedule()
+    schedule.lost("eth0", ALIAS, "removal", 0.0)
+    (job,) = schedule.take_due(0.0)
+    assert schedule.failed(job, 0.0) == 1.0
+    schedule.lost("eth0", OTHER, "removal", 0.5)
+    assert schedule.take_due(0.5) == [] and schedule.next_due(0.5) == 1.0
 
 
 def test_a_stack_event_runs_at_once_and_carries_its_lease() -> None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -209,7 +208,7 @@ class TrustedDir:
     def write(self, name: str, data: bytes, durable: bool = True) -> None:
         """Replace ``name`` atomically: a new file (O_EXCL), flushed, renamed over it."""
         check_name(name)
-        temporary = f".{name}.{secrets.token_hex(6)}"
+        temporary = f".{name}.{os.urandom(6).hex()}"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
                      | os.O_CLOEXEC, FILE_MODE, dir_fd=self.fd)
         try:

@@ -68,7 +68,7 @@ class SystemLive:
 
     @cached_property
     def _observed(self) -> Observed:
-        from nethook.adapters.pyroute2_netlink import open_netlink
+        from nethook.adapters.netlink import open_netlink
 
         with open_netlink() as netlink:
             links = netlink.observe((), []).links

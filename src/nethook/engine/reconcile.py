@@ -28,8 +28,8 @@ NetlinkFactory = Callable[[], Netlink]
 
 
 def open_kernel() -> Netlink:
-    """The real adapter, imported only now: pyroute2 is the costliest import nethook has."""
-    from nethook.adapters.pyroute2_netlink import open_netlink
+    """The real adapter on a new rtnetlink socket, imported only when the kernel is read."""
+    from nethook.adapters.netlink import open_netlink
 
     return open_netlink()
 

@@ -1,24 +1,25 @@
-"""The kernel's rtnetlink notifications, read from a raw socket and decoded with the stdlib.
+"""The kernel's rtnetlink notifications, read from a raw socket with nethook's own decoder.
 
-Why not pyroute2's ``IPRoute.bind()``: its event API differs between 0.7.2 (Debian 12)
-and 0.9, where ``IPRoute`` is a synchronous facade over an asyncio core of its own that
-does not share the watcher's loop; and the watcher only needs a few fields of each
-message, which ``rtnl_decode`` reads in microseconds (a flush of 1000 aliases is 1000
-messages), against pyroute2's generic decoder at about 28 us per address. A raw socket
-also gives the watcher what it needs to be correct: a large receive buffer
+The watcher decodes every notification the kernel multicasts (a flush of 1000 aliases
+is 1000 messages) with ``rtnl_decode``, the decoder that reads the restore's dumps: a
+``struct`` unpack of the header, and the attributes only of what it acts on. A raw
+socket also gives the watcher what it needs to be correct: a large receive buffer
 (SO_RCVBUFFORCE) and ENOBUFS, the kernel's word that notifications were dropped, upon
-which the watcher re-checks every interface it keeps. The restore itself still goes
-through the shared adapter, exactly as a hook's.
+which the watcher re-checks every interface it keeps. ``read`` drains the socket until
+it has nothing pending (EAGAIN): the watcher restores right after, with everything the
+kernel had said by then. The restore itself goes through the shared adapter, exactly as
+a hook's.
 """
 
 from __future__ import annotations
 
 import errno
 import socket
-from typing import Callable, Dict, List, NamedTuple, Optional, Union
+from typing import Callable, Dict, List, NamedTuple, Optional, Set, Tuple, Union
 
 from nethook.adapters import rtnl_codec as codec
 from nethook.adapters import rtnl_decode as decode
+from nethook.adapters.netlink import open_netlink
 from nethook.base.errors import NethookError
 from nethook.model.objects import Address, Route, Rule
 
@@ -27,7 +28,6 @@ NETLINK_ADD_MEMBERSHIP = 1
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 RCVBUF = 16 << 20  # the notices of a restore or a flush of thousands of objects fit
 RECV_SIZE = 1 << 16
-RTM_DELLINK = 17
 # linux/rtnetlink.h: RTNLGRP_LINK, IPV4_IFADDR, IPV4_ROUTE, IPV4_RULE, IPV6_IFADDR,
 # IPV6_ROUTE, IPV6_RULE
 GROUPS = (1, 5, 7, 8, 9, 11, 19)
@@ -73,7 +73,8 @@ class Subscription:
     Only what the watcher acts on is decoded: every link message, every address, and
     route and rule deletions. A new permanent address is decoded only if
     ``permanent_wanted(ifname)``: a restore of 1000 aliases is 1000 such notifications,
-    the watcher's own, read while its worker thread is still sending.
+    the watcher's own. Additions of a kind are decoded too when a deletion of that kind
+    came in the same read, for ``read`` to net them out.
     """
 
     def __init__(self, permanent_wanted: Callable[[str], bool] = _everything) -> None:
@@ -91,7 +92,7 @@ class Subscription:
             self.names: Dict[int, str] = {}
             self.up: Dict[str, bool] = {}
             self.resync()
-        except OSError:
+        except (OSError, NethookError):
             self.sock.close()
             raise
 
@@ -104,46 +105,54 @@ class Subscription:
     def resync(self) -> None:
         """The links as they are now (at the start, and after an overrun). The groups are
         joined first, so a link that appears meanwhile is seen in either or both."""
-        links = [link for link in dump_links() if link.name is not None]
+        with open_netlink() as netlink:
+            links = [link for link in netlink.links() if link.name is not None]
         self.names = {link.ifindex: str(link.name) for link in links}
         self.up = {str(link.name): link.up for link in links}
 
     def read(self) -> List[Change]:
-        """Every notification queued now, decoded; Overrun if some were dropped."""
+        """Every notification queued now (read until EAGAIN), decoded and netted out;
+        Overrun if some were dropped."""
         changes: List[Change] = []
+        deleted: Set[int] = set()  # the kinds of deletion read so far
         while True:
             try:
                 data = self.sock.recv(RECV_SIZE)
             except BlockingIOError:
-                return changes
+                return net_changes(changes)
             except OSError as exc:
                 if exc.errno == errno.ENOBUFS:
                     raise Overrun("the kernel dropped rtnetlink notifications") from exc
                 raise
             for frame in codec.frames(data):
-                change = self._decode(data, frame)
+                change = self._decode(data, frame, deleted)
                 if change is not None:
                     changes.append(change)
+                    if frame.kind in _ADDITIONS.values():
+                        deleted.add(frame.kind)
 
-    def _decode(self, data: bytes, frame: codec.Frame) -> Optional[Change]:
+    def _decode(self, data: bytes, frame: codec.Frame, deleted: Set[int]) -> Optional[Change]:
         kind = frame.kind
-        if kind in (codec.RTM_NEWLINK, RTM_DELLINK):
-            return self._link(decode.link(data, frame), kind == RTM_DELLINK)
-        if kind == codec.RTM_NEWADDR:
-            permanent, ifname = decode.address_header(data, frame, self.names)
+        if kind in (codec.RTM_NEWLINK, codec.RTM_DELLINK):
+            return self._link(decode.link(data, frame), kind == codec.RTM_DELLINK)
+        if kind in _ADDITIONS and _ADDITIONS[kind] not in deleted:
+            if kind != codec.RTM_NEWADDR:
+                return None  # new routes and rules: nothing the watcher acts on
+            index, permanent = decode.address_index(data, frame)
+            ifname = self.names.get(index)
             if ifname is None or (permanent and not self.permanent_wanted(ifname)):
                 return None
         if kind in (codec.RTM_NEWADDR, codec.RTM_DELADDR):
             found = decode.address(data, frame, self.names)
             return None if found is None else AddressChange(
                 found[0], found[1], kind == codec.RTM_DELADDR)
-        if kind == codec.RTM_DELROUTE:
+        if kind in (codec.RTM_NEWROUTE, codec.RTM_DELROUTE):
             route = decode.route(data, frame, self.names)
-            return None if route is None else RouteChange(route, True)
-        if kind == codec.RTM_DELRULE:
+            return None if route is None else RouteChange(route, kind == codec.RTM_DELROUTE)
+        if kind in (codec.RTM_NEWRULE, codec.RTM_DELRULE):
             rule = decode.rule(data, frame)
-            return None if rule is None else RuleChange(rule, True)
-        return None  # new routes and rules: nothing the watcher acts on
+            return None if rule is None else RuleChange(rule, kind == codec.RTM_DELRULE)
+        return None
 
     def _link(self, link: decode.Link, deleted: bool) -> Optional[LinkChange]:
         name = link.name or self.names.get(link.ifindex)
@@ -158,21 +167,28 @@ class Subscription:
         return LinkChange(link.ifindex, name, link.up and not deleted, deleted)
 
 
-def dump_links() -> List[decode.Link]:
-    """Every link in the current network namespace."""
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
-                       socket.NETLINK_ROUTE) as sock:
-        sock.settimeout(5.0)
-        sock.bind((0, 0))
-        sock.send(codec.link_dump(1))
-        links: List[decode.Link] = []
-        while True:
-            data = sock.recv(RECV_SIZE)
-            for frame in codec.frames(data):
-                if frame.kind == codec.NLMSG_DONE:
-                    return links
-                if frame.kind == codec.NLMSG_ERROR:
-                    code, message = codec.error_of(data, frame)
-                    raise OSError(code, f"link dump refused: {message}")
-                if frame.kind == codec.RTM_NEWLINK:
-                    links.append(decode.link(data, frame))
+# Each addition, and the deletion that makes it worth decoding within one read.
+_ADDITIONS = {codec.RTM_NEWADDR: codec.RTM_DELADDR, codec.RTM_NEWROUTE: codec.RTM_DELROUTE,
+              codec.RTM_NEWRULE: codec.RTM_DELRULE}
+
+
+def _identity(change: Change) -> Optional[Tuple[object, ...]]:
+    """The object itself, every attribute included: a route back with another gateway
+    is no return of the one that went."""
+    if isinstance(change, AddressChange):
+        return ("address", change.address)
+    if isinstance(change, RouteChange):
+        return ("route", change.route)
+    if isinstance(change, RuleChange):
+        return ("rule", change.rule)
+    return None  # links: every change counts, in order
+
+
+def net_changes(changes: List[Change]) -> List[Change]:
+    """Each object's last word only, in the order read. A deletion followed by the
+    object's return is no loss: the kernel had said both by the time the watcher looks
+    (after a run, the run's own additions come after deletions it has already seen)."""
+    last = {key: position for position, change in enumerate(changes)
+            if (key := _identity(change)) is not None}
+    return [change for position, change in enumerate(changes)
+            if (key := _identity(change)) is None or last[key] == position]

@@ -1,9 +1,10 @@
 """When the watcher restores which interface, and with which event (pure: times passed in).
 
-* **Debounce.** A loss seen on netlink makes the interface due once netlink has been
-  quiet about it for ``DEBOUNCE`` seconds, and at most ``DEBOUNCE_MAX`` after the first
-  loss of the burst; everything lost meanwhile (a flush is one message per address, a
-  lease change several) is covered by the one run.
+* **No quiet period.** A loss seen on netlink makes the interface due at once. The
+  daemon reads the netlink socket until it has nothing pending before it runs anything,
+  so everything the kernel had said by then (a flush is one message per address, a
+  lease change several) is covered by the one run; what is lost while a run is in
+  flight is covered by one more run right after it.
 * **Stack events** (a hook's event, a D-Bus lease change or activation) are due at once
   and carry the lease facts the planner respects. They are the same restore a hook
   would run without a watcher: neither holds nor loop protection delay them. The newest
@@ -30,8 +31,6 @@ from nethook.events import Event, Kind
 from nethook.model.objects import IPInterface, KernelObject
 from nethook.watch.backoff import Backoff
 
-DEBOUNCE = 0.05
-DEBOUNCE_MAX = 0.1
 PREPARE_HOLD = 30.0
 ERROR_RETRY = (1.0, 60.0)  # first and longest wait after a run that raised
 NETLINK_SOURCE = "netlink"
@@ -41,7 +40,6 @@ NETLINK_SOURCE = "netlink"
 class Pending:
     due: float
     reason: str
-    first: float  # when the burst began
     event: Optional[Event] = None  # a stack event; None: a netlink-triggered run
     lost: Set[KernelObject] = field(default_factory=set)
     unspecific: bool = False  # a trigger that names no object (link up, an address gone)
@@ -82,7 +80,7 @@ class Schedule:
             if obj in self.restoring.get(ifname, ()):
                 self.backoff.restored([obj], now)
             warning = self.backoff.removed(obj, now)
-        pending = self._debounced(ifname, now, reason)
+        pending = self._pend(ifname, now, reason)
         if obj is not None:
             pending.lost.add(obj)
         else:
@@ -104,7 +102,7 @@ class Schedule:
         self.release(ifname, "teardown")
         if event.new_address is not None and event.new_address.version == 4:
             self.leases[ifname] = event.new_address
-        pending = self._pend(ifname, now, event.reason, now)
+        pending = self._pend(ifname, now, event.reason)
         pending.due = min(pending.due, now)
         pending.event = event
         if waiter is not None:
@@ -116,7 +114,7 @@ class Schedule:
         if dynamic and interface.version == 4:
             self.leases[ifname] = interface
         if ifname in self.incomplete:
-            self._debounced(ifname, now, "address added").unspecific = True
+            self._pend(ifname, now, "address added").unspecific = True
 
     def hold(self, ifname: str, why: str, until: float = math.inf) -> None:
         self.holds.setdefault(ifname, {})[why] = until
@@ -132,17 +130,12 @@ class Schedule:
             del holds[why]
         return bool(holds)
 
-    def _pend(self, ifname: str, due: float, reason: str, now: float) -> Pending:
+    def _pend(self, ifname: str, due: float, reason: str) -> Pending:
+        """The interface's pending run; a new one is due at ``due``. One already pending
+        keeps its time: a retry after an error or a backoff wait is not hurried."""
         pending = self.pending.get(ifname)
         if pending is None:
-            pending = self.pending[ifname] = Pending(due=due, reason=reason, first=now)
-        return pending
-
-    def _debounced(self, ifname: str, now: float, reason: str) -> Pending:
-        """Pending, due once quiet for DEBOUNCE, at most DEBOUNCE_MAX after the first."""
-        pending = self._pend(ifname, now + DEBOUNCE, reason, now)
-        if pending.event is None:
-            pending.due = max(pending.due, min(now + DEBOUNCE, pending.first + DEBOUNCE_MAX))
+            pending = self.pending[ifname] = Pending(due=due, reason=reason)
         return pending
 
     # -- what to run -------------------------------------------------------------------------
@@ -183,7 +176,7 @@ class Schedule:
             withhold = self.backoff.held(pending.lost, now)
         if withhold:  # come back for them when the wait is over
             later = self._pend(ifname, self.backoff.release_time(withhold) or now,
-                               "backoff over", now)
+                               "backoff over")
             later.lost.update(withhold)
             if withhold == pending.lost and not pending.unspecific:
                 later.waiters.extend(pending.waiters)
@@ -209,7 +202,7 @@ class Schedule:
         self.restoring.pop(job.ifname, None)
         count = self.errors[job.ifname] = self.errors.get(job.ifname, 0) + 1
         wait = min(ERROR_RETRY[0] * (1 << (count - 1)), ERROR_RETRY[1])
-        pending = self._pend(job.ifname, now + wait, job.event.reason, now)
+        pending = self._pend(job.ifname, now + wait, job.event.reason)
         pending.due = max(pending.due, now + wait)
         if job.event.source != NETLINK_SOURCE and pending.event is None:
             pending.event = job.event
