@@ -146,6 +146,21 @@ def veth_namespace(
         yield VethNamespace(ns, ifname, peer, peer_ifname)
 
 
+@contextmanager
+def lan_namespace(prefix: str, lease: str = "10.77.0.10/24", gateway: str = "10.77.0.1/24",
+                  *, lifetime: int | None = 600, ifname: str = "eth0",
+                  peer_ifname: str = "veth0") -> Iterator[VethNamespace]:
+    """An IPv4-only veth namespace whose interface holds ``lease`` and whose peer is the
+    ``gateway``. With a ``lifetime`` the lease is dynamic, as dhclient adds it (nethook
+    never keeps it); ``lifetime=None`` makes it a static address."""
+    with veth_namespace(ifname, peer_ifname, prefix=prefix, ipv6=False) as veth:
+        lifetimes = [] if lifetime is None else ["valid_lft", str(lifetime),
+                                                 "preferred_lft", str(lifetime)]
+        veth.ns.ip("addr", "add", lease, "dev", ifname, *lifetimes)
+        veth.peer.ip("addr", "add", gateway, "dev", peer_ifname)
+        yield veth
+
+
 def privilege_problem() -> str | None:
     """Why network-namespace tests cannot run here, or None when they can.
 

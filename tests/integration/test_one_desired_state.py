@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Set
 import pytest
 
 from lab.nethook_env import NethookDirs, temporary_dirs
-from lab.netns import VethNamespace, veth_namespace
+from lab.netns import VethNamespace, lan_namespace
 from lab.procs import poll_until
 from lab.watcher import Watcher
 
@@ -35,11 +35,8 @@ HAND_ROUTE = ("default", "via", "10.81.0.1", "table", "100")
 
 @pytest.fixture
 def lab() -> Iterator[VethNamespace]:
-    with veth_namespace("v0", "p0", prefix="nh1-", ipv6=False) as veth:
-        # a lease, as dhclient adds it: with a lifetime (nethook never keeps it)
-        veth.ns.ip("addr", "add", f"{LEASE}/24", "dev", "v0", "valid_lft", "3600",
-                   "preferred_lft", "3600")
-        veth.peer.ip("addr", "add", "10.81.0.1/24", "dev", "p0")
+    with lan_namespace("nh1-", f"{LEASE}/24", "10.81.0.1/24", lifetime=3600,
+                       ifname="v0", peer_ifname="p0") as veth:
         yield veth
 
 

@@ -18,7 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from lab.nethook_env import NethookDirs, temporary_dirs
-from lab.netns import VethNamespace, veth_namespace
+from lab.netns import VethNamespace, lan_namespace
 from lab.procs import poll_until
 from lab.watcher import Watcher
 
@@ -41,10 +41,7 @@ interfaces:
 
 @pytest.fixture
 def lab() -> Iterator[VethNamespace]:
-    with veth_namespace(prefix="nho-", ipv6=False) as veth:
-        veth.ns.ip("addr", "add", "10.77.0.10/24", "dev", "eth0", "valid_lft", "600",
-                   "preferred_lft", "600")
-        veth.peer.ip("addr", "add", "10.77.0.1/24", "dev", "veth0")
+    with lan_namespace("nho-") as veth:
         yield veth
 
 

@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Set
 import pytest
 
 from lab.nethook_env import NethookDirs, temporary_dirs
-from lab.netns import VethNamespace, veth_namespace
+from lab.netns import VethNamespace, lan_namespace
 
 pytestmark = pytest.mark.privileged
 
@@ -41,9 +41,7 @@ BOUND = {"reason": "BOUND", "interface": "eth0", "new_ip_address": LEASE,
 
 @pytest.fixture
 def lab() -> Iterator[VethNamespace]:
-    with veth_namespace(prefix="nht-", ipv6=False) as veth:
-        veth.ns.ip("addr", "add", f"{LEASE}/24", "dev", "eth0")
-        veth.peer.ip("addr", "add", "10.77.0.1/24", "dev", "veth0")
+    with lan_namespace("nht-", f"{LEASE}/24", lifetime=None) as veth:
         yield veth
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from lab.dhcp_lab import parse_monitor
 from lab.nethook_env import NethookDirs, temporary_dirs
-from lab.netns import VethNamespace, veth_namespace
+from lab.netns import VethNamespace, lan_namespace
 from lab.procs import poll_until
 from lab.watcher import Watcher, outage_windows
 
@@ -44,9 +44,7 @@ interfaces:
 
 @pytest.fixture
 def lab() -> Iterator[VethNamespace]:
-    with veth_namespace(prefix="nhw-", ipv6=False) as veth:
-        veth.ns.ip("addr", "add", "10.77.0.2/24", "dev", "eth0")  # static, not kept
-        veth.peer.ip("addr", "add", "10.77.0.1/24", "dev", "veth0")
+    with lan_namespace("nhw-", "10.77.0.2/24", lifetime=None) as veth:  # static, not kept
         yield veth
 
 

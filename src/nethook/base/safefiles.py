@@ -107,19 +107,8 @@ class TrustedDir:
         """Check ``path`` and the directories above it; create it (0700) if missing."""
         path = Path(os.path.abspath(path))
         for ancestor in _ancestors(path):
-            info = _lstat(ancestor)
-            if info is None:
-                if not create:
-                    raise FileNotFoundError(errno.ENOENT, "no such directory", str(ancestor))
-                _make(ancestor)
-                info = os.lstat(ancestor)
-            _check_ancestor(ancestor, info)
-        info = _lstat(path)
-        if info is None:
-            if not create:
-                raise FileNotFoundError(errno.ENOENT, "no such directory", str(path))
-            _make(path)
-            info = os.lstat(path)
+            _check_ancestor(ancestor, _made(ancestor, create))
+        info = _made(path, create)
         _check_own(path, info)
         try:
             fd = os.open(path, DIRECTORY_FLAGS)
@@ -263,9 +252,16 @@ class TrustedDir:
         return os.fstat(self.fd).st_mtime_ns
 
 
-def _make(path: Path) -> None:
+def _made(path: Path, create: bool) -> os.stat_result:
+    """``path`` as it is (lstat), made first (0700) when it is missing and ``create``."""
+    info = _lstat(path)
+    if info is not None:
+        return info
+    if not create:
+        raise FileNotFoundError(errno.ENOENT, "no such directory", str(path))
     with contextlib.suppress(FileExistsError):
         os.mkdir(path, PRIVATE)
+    return os.lstat(path)
 
 
 def open_path(base: Path, parts: Sequence[str], create: bool = True) -> TrustedDir:
