@@ -240,3 +240,12 @@ def test_the_watcher_refreshes_the_textfile_after_a_restore(
     found = samples(prom.read_text())
     assert found["nethook_restores_total"][(("interface", "eth0"), ("source", "netlink"))] == 1
     assert found["nethook_watcher_up"] == {(): 1.0}
+
+
+def test_a_command_line_argparse_refuses_is_an_error_document_too(
+        lab: VethNamespace, dirs: NethookDirs) -> None:
+    done = dirs.command(lab.name, "--json", "staus")
+    assert done.returncode == 2
+    document = validate(json.loads(done.stdout))
+    assert (document["kind"], document["command"], document["error"]["class"]) == (
+        "error", None, "usage")

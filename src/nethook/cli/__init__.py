@@ -29,7 +29,14 @@ _DENIED = frozenset({errno.EACCES, errno.EPERM})
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
-    args = hook_call(words) or parser().parse_args(words)
+    try:
+        args = hook_call(words) or parser().parse_args(words)
+    except SystemExit as exc:  # argparse said what is wrong on stderr, or printed help
+        if exc.code == ExitCode.USAGE and "--json" in words:
+            _print_json({"schema_version": SCHEMA_VERSION, "kind": "error",
+                         "exit": int(ExitCode.USAGE), "command": None,
+                         "error": _error("usage", "invalid command line (nethook --help)")})
+        raise
     from nethook.base import logs
     from nethook.cli.verbs import NO_DOCUMENT, VERBS, Output, option
 
