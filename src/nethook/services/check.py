@@ -28,7 +28,7 @@ from nethook.daemons import listeners, processes
 from nethook.daemons.listeners import Listener
 from nethook.engine import journal
 from nethook.model.objects import Address
-from nethook.model.ports import UnitError, UnitManager
+from nethook.model.ports import UnitError, UnitLibraryMissing, UnitManager
 from nethook.services import trigger
 from nethook.services.ratelimit import RateLimit
 from nethook.services.watches import DAEMON_COMMS, Remedy, Watch, build
@@ -40,6 +40,8 @@ COMMAND_TIMEOUT = 15.0
 CHECK_LOCK_TIMEOUT = 180.0  # one check lasts at most a minute or two
 MAX_ROUNDS = 10
 RESULTS = {"ntpq": "rebound", "restart": "restarted", "reload": "reloaded"}
+# What an administrator types for a remedy nethook could not run itself.
+SYSTEMCTL = {"restart": "try-restart", "reload": "try-reload-or-restart"}
 
 
 @dataclass
@@ -235,6 +237,10 @@ class Checker:
                      state.name, manager.kind)
             job = (manager.try_restart(state.name) if remedy.kind == "restart"
                    else manager.reload_or_try_restart(state.name))
+        except UnitLibraryMissing as exc:
+            return False, (f"{exc.package} is not installed, and systemd is reached through "
+                           f"it: install {exc.package}, or run: systemctl "
+                           f"{SYSTEMCTL[remedy.kind]} {' or '.join(watch.units)}")
         except UnitError as exc:
             return False, str(exc)
         return job.ok, job.detail
