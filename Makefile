@@ -42,6 +42,7 @@ INSTALL_FILES += hooks/networkd-dispatcher/50-nethook:$(PREFIX)/lib/networkd-dis
 INSTALL_FILES += hooks/rt_protos.d/nethook.conf:$(SYSCONFDIR)/iproute2/rt_protos.d/nethook.conf:0644
 INSTALL_FILES += etc/nethook.yaml:$(SYSCONFDIR)/nethook/nethook.yaml:0644
 INSTALL_FILES += man/nethook.8:$(MANDIR)/man8/nethook.8:0644
+INSTALL_FILES += man/nethook.yaml.5:$(MANDIR)/man5/nethook.yaml.5:0644
 INSTALL_FILES += hooks/systemd/nethook-watch.service:$(SYSTEMDUNITDIR)/nethook-watch.service:0644
 
 .PHONY: help deps debian-deps test lint type demo bench install clean \
