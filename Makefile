@@ -83,8 +83,9 @@ lint: deps
 type: deps
 	$(TOX) -e type
 
+# Real dnsmasq and dhclient in throw-away namespaces (demo/demo.py says what it shows).
 demo: deps
-	sh demo/demo.sh
+	PYTHONPATH=$(CURDIR) $(VENV)/bin/python demo/demo.py
 
 bench: deps
 	$(VENV)/bin/python bench/run.py
