@@ -11,6 +11,7 @@ VENV       ?= .venv
 PREFIX     ?= /usr
 SYSCONFDIR ?= /etc
 MANDIR     ?= $(PREFIX)/share/man
+DATADIR    ?= $(PREFIX)/share
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR    ?=
 TOXARGS    ?=
@@ -47,6 +48,17 @@ INSTALL_FILES += etc/nethook.yaml:$(SYSCONFDIR)/nethook/nethook.yaml:0644
 INSTALL_FILES += man/nethook.8:$(MANDIR)/man8/nethook.8:0644
 INSTALL_FILES += man/nethook.yaml.5:$(MANDIR)/man5/nethook.yaml.5:0644
 INSTALL_FILES += hooks/systemd/nethook-watch.service:$(SYSTEMDUNITDIR)/nethook-watch.service:0644
+# The JSON Schemas of the --json documents (nethook(8), JSON OUTPUT).
+INSTALL_FILES += schemas/apply.schema.json:$(DATADIR)/nethook/schemas/apply.schema.json:0644
+INSTALL_FILES += schemas/check.schema.json:$(DATADIR)/nethook/schemas/check.schema.json:0644
+INSTALL_FILES += schemas/doctor.schema.json:$(DATADIR)/nethook/schemas/doctor.schema.json:0644
+INSTALL_FILES += schemas/error.schema.json:$(DATADIR)/nethook/schemas/error.schema.json:0644
+INSTALL_FILES += schemas/import.schema.json:$(DATADIR)/nethook/schemas/import.schema.json:0644
+INSTALL_FILES += schemas/metrics.schema.json:$(DATADIR)/nethook/schemas/metrics.schema.json:0644
+INSTALL_FILES += schemas/plan.schema.json:$(DATADIR)/nethook/schemas/plan.schema.json:0644
+INSTALL_FILES += schemas/replay.schema.json:$(DATADIR)/nethook/schemas/replay.schema.json:0644
+INSTALL_FILES += schemas/snapshot.schema.json:$(DATADIR)/nethook/schemas/snapshot.schema.json:0644
+INSTALL_FILES += schemas/status.schema.json:$(DATADIR)/nethook/schemas/status.schema.json:0644
 
 .PHONY: help deps debian-deps ansible-deps test lint type demo bench install clean \
         packages deb rpm packaging-deps check-versions packages-test
@@ -104,7 +116,8 @@ install:
 DIST ?= dist
 PACKAGING_DEBIAN_PACKAGES = debhelper dh-python pybuild-plugin-pyproject python3-all \
                             python3-setuptools python3-pyroute2 python3-yaml \
-                            python3-dbus-next python3-pytest dpkg-dev lintian \
+                            python3-dbus-next python3-pytest python3-jsonschema \
+                            python3-prometheus-client dpkg-dev lintian \
                             rpm rpmlint python3-build python3-installer
 
 packaging-deps:

@@ -9,13 +9,13 @@ nethook_config() {
     # nethook's own dispatcher script covers NetworkManager.
     [ -n "${NM_DISPATCHER_ACTION-}" ] && return 0
     [ -x /usr/bin/nethook ] || return 0
-    timeout -k 1 15 /usr/bin/nethook hook dhclient-rhel config </dev/null >/dev/null || :
+    timeout -k 1 15 /usr/bin/nethook hook dhclient-rhel -- config </dev/null >/dev/null || :
     return 0
 }
 
 nethook_restore() {
     [ -n "${NM_DISPATCHER_ACTION-}" ] && return 0
     [ -x /usr/bin/nethook ] || return 0
-    timeout -k 1 15 /usr/bin/nethook hook dhclient-rhel restore </dev/null >/dev/null || :
+    timeout -k 1 15 /usr/bin/nethook hook dhclient-rhel -- restore </dev/null >/dev/null || :
     return 0
 }

@@ -113,7 +113,7 @@ def test_the_dispatcher_script_alone_restores_after_reapply(lab: NmLab,
     assert run["event"] == {"source": "networkmanager", "kind": "configure",
                             "reason": "reapply", "ifname": IFACE,
                             "new_address": f"{lab.lease()}/24", "routers": ["10.78.0.1"]}
-    assert any(c.endswith(f"hook networkmanager {IFACE} reapply") for c in calls(dirs))
+    assert any(c.endswith(f"hook networkmanager -- {IFACE} reapply") for c in calls(dirs))
 
 
 def test_reapply_with_the_watcher(lab: NmLab, dirs: NethookDirs, watcher: Watcher) -> None:

@@ -103,7 +103,7 @@ def test_default_routes_differing_only_in_src(lab: VethNamespace, tmp_path: Path
         "default via 10.77.0.1 dev eth0 src 10.77.0.10 metric 100 table main",
         "default via 10.77.0.1 dev eth0 src 10.77.0.50 metric 200 table main"]
     assert found["fix_action"] == ("ip -4 route del default via 10.77.0.1 dev eth0 "
-                                   "src 10.77.0.50 metric 200 table 254")
+                                   "src 10.77.0.50 metric 200 table main")
 
     fixed = doctor.json("--fix", status=0)
     assert [(f["applied"], f["result"]) for f in fixed["fixes"]] == [(True, "deleted 1 route(s)")]
@@ -126,7 +126,7 @@ def test_default_routes_sharing_a_metric_traced_to_the_alias_stanza(lab: VethNam
         "where": f"{doctor.root}/etc/network/interfaces.d/customers:8",
         "what": "gateway 198.51.100.1 (alias eth0:0)"}
     assert found["fix_action"] == ("ip -4 route del default via 198.51.100.1 dev eth0 onlink "
-                                   "table 254")
+                                   "table main")
 
     doctor.json("--fix", status=0)
     assert defaults(lab) == ["via 10.77.0.1 src - metric 0"]
@@ -213,3 +213,36 @@ def test_ntpd_sockets_read_from_the_namespace(lab: VethNamespace, tmp_path: Path
     assert found["summary"] == "ntpd is not listening on 10.77.0.51:123 (eth0:1)"
     assert found["evidence"][1] == {"where": "/proc/net/udp",
                                     "what": "port 123 is bound on 10.77.0.10, 127.0.0.1"}
+
+
+def test_kudzu_fix_stays_in_the_root_and_copies_only_checked_values(
+        lab: VethNamespace, tmp_path: Path, canary: Path) -> None:
+    """Issue 14's two attacks on `--fix`, through the real command: ROOT/etc/sysconfig a
+    link out of the root, then a .bak whose values the shell would run."""
+    lab.ns.ip("link", "set", "eth0", "address", "00:15:5d:0a:0b:0c")
+    doctor = Doctor(lab, tmp_path, "kudzu")
+    scripts = doctor.root / "etc/sysconfig/network-scripts"
+    (scripts / "ifcfg-eth0.bak").write_text(
+        "DEVICE=eth0\nHWADDR=00:15:5D:01:02:03\nBOOTPROTO=none\nIPADDR=192.0.2.10\n"
+        f'PREFIX=24\nIPADDR1="10.92.0.78`touch {canary}/backtick`"\nPREFIX1=24\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (doctor.root / "etc/sysconfig").rename(elsewhere / "sysconfig")
+    (doctor.root / "etc/sysconfig").symlink_to(elsewhere / "sysconfig")
+    before = {p: p.read_bytes() for p in sorted(elsewhere.rglob("*")) if p.is_file()}
+
+    refused = doctor.json("--fix", status=1)
+    assert [(f["applied"], f["result"].split(":")[0]) for f in refused["fixes"]] == [
+        (False, "refused")]
+    assert {p: p.read_bytes() for p in sorted(elsewhere.rglob("*")) if p.is_file()} == before
+
+    (doctor.root / "etc/sysconfig").unlink()
+    (elsewhere / "sysconfig").rename(doctor.root / "etc/sysconfig")
+    fixed = doctor.json("--fix", status=1)  # eth1's stale file is left to the administrator
+    assert [f["applied"] for f in fixed["fixes"]] == [True]
+    subprocess.run(["bash", "-c", '. "$1"', "bash", str(scripts / "ifcfg-eth0")], check=True,
+                   timeout=10)
+    assert sorted(p.name for p in canary.iterdir()) == []
+    text = (scripts / "ifcfg-eth0").read_text()
+    assert 'IPADDR="192.0.2.10"\nPREFIX="24"\n' in text and "IPADDR1" not in text
+    assert "kudzu-rename" not in codes(doctor.json(status=1))

@@ -319,6 +319,16 @@ def test_no_shim_evaluates_anything(shim: Path) -> None:
 
 
 @pytest.mark.parametrize("shim", ALL_SHIMS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_arguments_follow_a_double_dash(shim: Path) -> None:
+    """Whatever a shim passes after the source comes after `--`: a caller's value that
+    starts with '-' (an interface named -h) is then never read as an option."""
+    for line in _code_lines(shim):
+        found = re.search(r"/usr/bin/nethook hook [a-z-]+ (.*?)\s*</dev/null", line)
+        if found and found.group(1):
+            assert found.group(1).split()[0] == "--", line
+
+
+@pytest.mark.parametrize("shim", ALL_SHIMS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_nethook_call_is_absolute_bounded_and_detached(shim: Path) -> None:
     calls = [line for line in _code_lines(shim) if "nethook hook" in line]
     assert calls
@@ -510,6 +520,31 @@ def test_networkmanager_other_actions_start_nothing(lab: ShimLab, argv: List[str
     assert (ran.returncode, ran.stdout, ran.stderr) == (0, "", "")
     assert lab.dirs.call_count() == 0  # /usr/bin/nethook never ran: no Python started
     assert lab.dirs.journal() == []
+
+
+@pytest.mark.privileged
+@pytest.mark.parametrize("name", ["-h", "--json", "--", "-o"])
+def test_networkmanager_interface_named_like_an_option(lab: ShimLab, name: str) -> None:
+    """The kernel accepts these names; the dispatcher passes one as $1. Without `--` it was
+    parsed as an option of nethook's (help, an unknown option, the end of options) and the
+    event was lost without a word."""
+    ns = lab.veth.ns
+    ns.ip("link", "set", "dev", "eth0", "down")
+    ns.ip("link", "set", "dev", "eth0", "name", name)
+    ns.ip("link", "set", "dev", name, "up")
+    lab.dirs.write_config("version: 1\ninterfaces:\n"
+                          f"  {json.dumps(name)}:\n    addresses:\n"
+                          f'      - {{address: 10.77.0.50/24, label: "{name}:0"}}\n')
+
+    ran = _nm(lab, [name, "up"], {**NM_UP_ENV, "DEVICE_IFACE": name, "DEVICE_IP_IFACE": name})
+
+    assert (ran.returncode, ran.stdout) == (0, ""), ran.stderr
+    [entry] = lab.dirs.journal()
+    assert (entry["event"]["ifname"], entry["event"]["reason"]) == (name, "up")
+    assert entry["exit"] == 0
+    held = ns.ip_json("-4", "addr", "show", "dev", name)
+    assert sorted((a["local"], a.get("label")) for link in held for a in link["addr_info"]) == [
+        (LEASE, name), ("10.77.0.50", f"{name}:0")]
 
 
 @pytest.mark.privileged

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import List, Tuple
@@ -227,12 +230,42 @@ def test_discover_default_layout(tmp_path: Path) -> None:
     etc = tmp_path / "etc" / "nethook"
     main = touch(etc / "nethook.yaml")
     drop_ins = [touch(etc / "conf.d" / name) for name in ("10-b.yaml", "9-a.yaml", "B.yaml")]
-    for ignored in ("README", "x.yml", ".#10-b.yaml", "old.yaml.dpkg-old", "sub.yaml/x.yaml"):
+    for ignored in ("README", "x.yml", ".#10-b.yaml", "old.yaml.dpkg-old", "sub/x.yaml",
+                    ".hidden.yaml/x.yaml"):
         touch(etc / "conf.d" / ignored)
     touch(etc / "other.yaml")  # only nethook.yaml is read at the top, as by default
     # Code-point name order: "10-b" < "9-a" < "B".
     assert discover(tmp_path, None) == [main, *drop_ins]
     assert discover(tmp_path) == [main, *drop_ins]
+
+
+@pytest.mark.parametrize("where", ["etc/nethook/conf.d", "frags"])
+def test_a_directory_named_like_a_drop_in_is_an_error(tmp_path: Path, where: str) -> None:
+    """It was skipped without a word: whoever made it meant a file."""
+    touch(tmp_path / "etc/nethook/nethook.yaml")
+    touch(tmp_path / where / "10-x.yaml" / "addresses.yaml")
+    with pytest.raises(ConfigError) as caught:
+        discover(tmp_path, None if where.startswith("etc") else tmp_path / where)
+    assert str(caught.value) == (f"{tmp_path / where}/10-x.yaml: a directory where a "
+                                 "configuration file is expected (every *.yaml here is read "
+                                 "as one)")
+
+
+@pytest.mark.parametrize("command", [["status"], ["plan"], ["apply", "--dry-run"]])
+def test_commands_stop_with_status_2_naming_the_directory(tmp_path: Path,
+                                                          command: List[str]) -> None:
+    """Before anything reads the kernel: no privileges needed."""
+    touch(tmp_path / "etc/nethook/conf.d/10-x.yaml/addresses.yaml")
+    src = Path(__file__).resolve().parents[2] / "src"  # absent where pybuild runs the tests
+    path = [str(src)] if src.is_dir() else []
+    env = {"PATH": "/usr/bin:/bin", "NETHOOK_STATE_DIR": str(tmp_path / "state"),
+           "NETHOOK_RUN_DIR": str(tmp_path / "run"),
+           "PYTHONPATH": os.pathsep.join([*path, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-m", "nethook", "--root", str(tmp_path), *command],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert (f"{tmp_path}/etc/nethook/conf.d/10-x.yaml: a directory where a configuration file "
+            "is expected") in done.stderr
 
 
 def test_discover_nothing_is_nothing(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nethook
 from nethook.base.errors import ObserveError
-from nethook.cli import _parser
+from nethook.cli.parser import parser as _parser
 from nethook.model.objects import Observed
 from tests.unit.test_doctor_checks import (
     EXPECTED,

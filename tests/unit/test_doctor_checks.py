@@ -25,6 +25,7 @@ from nethook.base.context import RunContext
 from nethook.doctor.inputs import Owner
 from nethook.doctor.run import main
 from tests.unit.test_doctor_live import (
+    FakeKernel,
     FakeLive,
     address,
     ip,
@@ -102,13 +103,18 @@ LIVES = {
 
 
 def doctor(tree: str, tmp_path: Path, *, live: FakeLive | None = None, root: Path | None = None,
-           fix: bool = False, as_json: bool = True,
-           state_dir: Path | None = None) -> tuple[int, str]:
-    ctx = RunContext(root=root or Path(tree), state_dir=state_dir or tmp_path / "state",
-                     run_dir=tmp_path / "run")
-    out = io.StringIO()
-    code = main(ctx, fix=fix, as_json=as_json, live=live or live_of(tree), owner=ME, now=NOW,
-                out=out)
+           fix: bool = False, as_json: bool = True, state_dir: Path | None = None,
+           kernel: FakeKernel | None = None, out: io.StringIO | None = None,
+           config: Path | None = None) -> tuple[int, str]:
+    """One run of `nethook doctor` on a tree; its fixes change ``kernel`` (default: a fake
+    one over ``live``)."""
+    ctx = RunContext(root=root or Path(tree), config=config,
+                     state_dir=state_dir or tmp_path / "state", run_dir=tmp_path / "run")
+    out = out or io.StringIO()
+    live = live or live_of(tree)
+    kernel = kernel or FakeKernel(live)
+    code = main(ctx, fix=fix, as_json=as_json, live=live, owner=ME, now=NOW, out=out,
+                open_netlink=kernel.open)
     return code, out.getvalue()
 
 
@@ -187,7 +193,7 @@ def test_default_routes_sharing_a_metric_traced_to_an_alias_stanza(tmp_path: Pat
     assert "outbound traffic changes source address at random" in found["why"]
     assert ("delete line 8 of debian-gateway/etc/network/interfaces.d/customers "
             "(`gateway 198.51.100.1`)") in found["fix"]
-    assert found["fix_action"] == "ip -4 route del default via 198.51.100.1 dev eth0 table 254"
+    assert found["fix_action"] == "ip -4 route del default via 198.51.100.1 dev eth0 table main"
     assert not findings(data, "alias-gateway")  # explained by the duplicate, not again
 
 
@@ -435,7 +441,8 @@ def test_hooks_misnamed_and_not_executable(tmp_path: Path) -> None:
     assert "; this one is not executable, so it is skipped without a word" in perms["why"]
     assert perms["fix"] == "`chmod 0755 hooks/etc/network/if-up.d/nethook`"
     assert perms["fix_action"] == ("chmod 0755 hooks/etc/network/if-up.d/nethook (was 0644)")
-    assert {f["code"] for f in data["findings"]} == {"hook-misnamed", "hook-permissions"}
+    assert {f["code"] for f in data["findings"] if f["check"] == "hooks"} == {
+        "hook-misnamed", "hook-permissions"}
 
 
 def test_hooks_group_writable_masked_and_nethook_gone(tmp_path: Path) -> None:
@@ -465,6 +472,23 @@ def test_hook_that_is_a_link_to_nothing(tmp_path: Path) -> None:
     assert evidence(found)[0] == f"{hook}: -> /usr/share/nethook/hooks/50-nethook"
 
 
+def test_nothing_installed_is_one_finding(tmp_path: Path) -> None:
+    """A checkout run on a machine without the package: one error saying so, not one
+    "install the package again" per hook."""
+    root = copy_tree("hooks", tmp_path)
+    for hook in [p for p in root.rglob("*") if p.is_file() and "nethook" in p.name]:
+        hook.unlink()
+    data = report("hooks", tmp_path, root=root)
+    [found] = [f for f in data["findings"] if f["check"] == "hooks"]
+    assert (found["code"], found["severity"]) == ("not-installed", "error")
+    assert found["summary"] == ("nethook is not installed: none of its hooks is in place, and "
+                                "/usr/bin/nethook is not there")
+    assert evidence(found)[-1] == f"{root}/usr/bin/nethook: missing"
+    assert found["why"].startswith("NetworkManager, dhclient (Debian), ifupdown, "
+                                   "networkd-dispatcher never call nethook")
+    assert found["fix"].endswith("; a pip install brings neither")
+
+
 def test_stacks_not_in_use_need_no_hook(tmp_path: Path) -> None:
     data = report("centos-gateway", tmp_path)
     assert not [f for f in data["findings"] if f["check"] == "hooks"]
@@ -477,6 +501,19 @@ def test_invalid_configuration(tmp_path: Path) -> None:
     assert found["severity"] == "error"
     assert evidence(found) == ["self/etc/nethook/nethook.yaml:7: interfaces.eth0.addresses[1]: "
                                "'10.77.0.300/24' is not an IP address"]
+
+
+def test_nothing_declared_is_a_note(tmp_path: Path) -> None:
+    found = one(report("kudzu", tmp_path), "nothing-declared")
+    assert found["severity"] == "info"
+    assert evidence(found) == ["kudzu/etc/nethook/nethook.yaml: missing",
+                               "distro files: no address, route or rule nethook imports"]
+    empty = tmp_path / "conf"
+    empty.mkdir()
+    (empty / "nethook.yaml").write_text("version: 1\n")
+    found = one(report("kudzu", tmp_path, config=empty), "nothing-declared")
+    assert evidence(found)[0] == f"{empty}/nethook.yaml: declares no address, route or rule"
+    assert "nothing-declared" not in {f["code"] for f in report("clean", tmp_path)["findings"]}
 
 
 def test_journal_failures_and_an_open_state_directory(tmp_path: Path) -> None:

@@ -1,20 +1,25 @@
 """The live port of `nethook doctor`: a fake for the file checks, and the real one's readers.
 
-`FakeLive` answers like `doctor.live.SystemLive` from values a test gives it, and records
-the routes `--fix` deletes. The builders below write kernel objects the way the adapter
-observes them (a lease is dynamic; the kernel's subnet route names the primary as src).
+`FakeLive` answers like `doctor.live.SystemLive` from values a test gives it; `FakeKernel`
+is the Netlink port `--fix` changes the kernel through, over the same state (it deletes
+routes the way the kernel does; tests/integration/test_doctor_kernel.py does it for real).
+The builders below write kernel objects the way the adapter observes them (a lease is
+dynamic; the kernel's subnet route names the primary as src).
 """
 
 from __future__ import annotations
 
 import errno
 import ipaddress
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Set, Tuple
 
 from nethook.doctor.live import SystemLive, parse_proc_net_udp
 from nethook.model.objects import MAIN_TABLE, Address, IPAddress, Observed, Route, Rule
+from nethook.model.ops import Op, RouteOp, Verb
+from nethook.model.ports import Outcome
 
 Socket = Tuple[IPAddress, int]
 
@@ -26,7 +31,6 @@ class FakeLive:
     promote: Dict[str, int] = field(default_factory=dict)
     sockets: Set[Socket] = field(default_factory=set)
     running: Optional[FrozenSet[str]] = None
-    deleted: List[Route] = field(default_factory=list)
 
     def observed(self) -> Observed:
         return self.observed_state
@@ -46,13 +50,47 @@ class FakeLive:
     def processes(self) -> Optional[FrozenSet[str]]:
         return self.running
 
-    def delete_route(self, route: Route) -> Tuple[int, str]:
-        """Like the kernel: a delete without a scope matches a route of any scope."""
-        present = {replace(r, scope=None) if route.scope is None else r
-                   for r in self.observed_state.routes}
-        if route not in present or route in self.deleted:
+
+@dataclass
+class FakeKernel:
+    """The Netlink port over a FakeLive's state. It deletes routes as the kernel does (a
+    delete without a scope matches a route of any scope) and refuses every other change;
+    ``refuse`` is the errno it answers every request with instead (EPERM: no
+    CAP_NET_ADMIN). Each ``open()`` is a new socket to the same state."""
+
+    live: FakeLive
+    refuse: int = 0
+    deleted: List[Route] = field(default_factory=list)
+    opened: int = 0
+    closed: int = 0
+
+    def open(self) -> FakeKernel:
+        self.opened += 1
+        return self
+
+    def close(self) -> None:
+        self.closed += 1
+
+    def observe(self, ifnames: Collection[str], tables: Optional[Collection[int]]) -> Observed:
+        state = self.live.observed_state
+        return replace(state, routes=frozenset(r for r in state.routes
+                                               if tables is None or r.table in tables))
+
+    def execute(self, ops: Sequence[Op]) -> List[Outcome]:
+        return [self._one(op) for op in ops]
+
+    def _one(self, op: Op) -> Outcome:
+        if self.refuse:
+            return self.refuse, ""
+        if not isinstance(op, RouteOp) or op.verb is not Verb.DELETE:
+            return errno.EOPNOTSUPP, "FakeKernel only deletes routes"
+        state = self.live.observed_state
+        found = [r for r in state.routes
+                 if (replace(r, scope=None) if op.route.scope is None else r) == op.route]
+        if not found:
             return errno.ESRCH, "No such process"
-        self.deleted.append(route)
+        self.deleted.append(op.route)
+        self.live.observed_state = replace(state, routes=state.routes - {found[0]})
         return 0, ""
 
 

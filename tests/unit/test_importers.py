@@ -20,7 +20,8 @@ import pytest
 from nethook import importers
 from nethook.base.context import RunContext
 from nethook.base.errors import ConfigError
-from nethook.cli import IMPORT_SOURCES, main
+from nethook.cli import main
+from nethook.cli.parser import IMPORT_SOURCES
 from nethook.config.load import load
 from nethook.config.rt_tables import load_tables
 from nethook.config.schema import IMPORT_SOURCES as SCHEMA_SOURCES

@@ -216,6 +216,30 @@ CASES = {
          "ifcfg-eth0:8 address 2001:db8:1::26/80 dev eth0",
          "ifcfg-eth0:8! IPV6ADDR_SECONDARIES: 'fe80::9/64' is in fe80::/64, where the kernel "
          "makes its own link-local addresses; nethook does not keep them; not kept"]),
+    "several assignments on one line, as bash runs them (issue 16)": (
+        {NS + "ifcfg-eth0": DHCP_ETH0 + "IPADDR2=\"10.0.1.5\"; PREFIX2=24\n"
+                            "IPADDR1=10.0.1.4 && PREFIX1=24 # both\n"
+                            "IPADDR3=10.0.1.6 | PREFIX3=24\n"},
+        ["ifcfg-eth0:5 address 10.0.1.4/24 dev eth0",
+         "ifcfg-eth0:4 address 10.0.1.5/24 dev eth0",
+         "ifcfg-eth0:6! 'IPADDR3=10.0.1.6 | PREFIX3=24' is not a KEY=VALUE assignment; line "
+         "ignored"]),
+    "NetworkManager's ROUTING_RULE_N and ROUTING_RULE6_N (issue 16)": (
+        {NS + "ifcfg-eth0": DHCP_ETH0 +
+                            "ROUTING_RULE_10=\"priority 20 from 10.0.0.0/8 table 100\"\n"
+                            "ROUTING_RULE_2=\"priority 10 from 0.0.0.0/0 table 1\"\n"
+                            "ROUTING_RULE6_1=\"priority 30 to 2001:db8::/32 table uplink\"\n"
+                            "ROUTING_RULE_3=\"priority 40 from 10.0.0.0/8 tos 0x10 table 1\"\n"
+                            "ROUTING_RULE_4=\"priority 50 from 2001:db8::/32 table 1\"\n"
+                            "ROUTING_RULE_5=\"\"\n",
+         NS + "ifcfg-eth1": "DEVICE=eth1\nONBOOT=no\nROUTING_RULE_1=\"from all table 9\"\n"},
+        ["ifcfg-eth0:6 rule -6 priority 30 from all to 2001:db8::/32 table 100 on eth0",
+         "ifcfg-eth0:5 rule priority 10 from all table 1 on eth0",
+         "ifcfg-eth0:4 rule priority 20 from 10.0.0.0/8 table 100 on eth0",
+         "ifcfg-eth0:7! ROUTING_RULE_3 'priority 40 from 10.0.0.0/8 tos 0x10 table 1': 'tos' "
+         "is not supported by nethook; not kept",
+         "ifcfg-eth0:8! ROUTING_RULE_4 'priority 50 from 2001:db8::/32 table 1': "
+         "'2001:db8::/32' is IPv6 but the command is IPv4; not kept"]),
     "an interface name the kernel would refuse": (
         {NS + "ifcfg-eth0": "DEVICE=\"eth 0\"\nBOOTPROTO=dhcp\nIPADDR=10.0.0.5\nPREFIX=24\n"},
         ["ifcfg-eth0:1! 'eth 0' is not a valid interface name: it contains whitespace; file "

@@ -11,6 +11,14 @@ from nethook.importers import ifupdown
 from tests.unit.importer_cases import case_lines, run_case
 
 IF = "etc/network/interfaces"
+MODERN = ("auto swp30\niface swp30\n    address 10.30.0.5/24\n    address 10.30.0.6/24\n"
+          "    post-up ip rule add from 10.30.0.6 lookup 100 prio 100\n"
+          "iface swp30\n    address 10.30.0.7/24\n    address 2001:db8:30::5/64\n"
+          "    address 2001:db8:30::6/64\n"
+          "auto eth0\niface eth0\n    use dhcp\n    address 203.0.113.5/24\n"
+          "    address 203.0.113.6/24\n    gateway 203.0.113.1\n"
+          "iface eth1 inet static\n    address 1.2.3.4/14\n    netmask 255.255.255.128\n"
+          "    address 10.0.0.7\n")
 
 CASES = {
     "alias stanzas; a stray gateway is no route": (
@@ -19,15 +27,18 @@ CASES = {
              "iface eth0:1 inet static\n\taddress 198.51.100.8/24\n\taddress 198.51.100.9/25\n"},
         ["interfaces:6 address 198.51.100.7/24 dev eth0 label eth0:0",
          "interfaces:10 address 198.51.100.8/24 dev eth0 label eth0:1",
-         "interfaces:11 address 198.51.100.9/25 dev eth0 label eth0:1"]),
+         "interfaces:11! address 198.51.100.9/25: ifup adds only the first 'address' of a "
+         "stanza; write one stanza per address; not kept"]),
     "a static interface's first address is its own primary": (
         {IF: "iface eth1 inet static\n  address 10.1.0.5/24\n  address 10.1.0.6/24\n"
              "  gateway 10.1.0.1\n"
              "iface eth1 inet static\n  address 10.2.0.5/24\n"
              "iface eth1 inet6 static\n  address 2001:db8::5/64\n  address 2001:db8::6/64\n"},
-        ["interfaces:3 address 10.1.0.6/24 dev eth1",
-         "interfaces:6 address 10.2.0.5/24 dev eth1",
-         "interfaces:9 address 2001:db8::6/64 dev eth1"]),
+        ["interfaces:6 address 10.2.0.5/24 dev eth1",
+         "interfaces:3! address 10.1.0.6/24: ifup adds only the first 'address' of a stanza; "
+         "write one stanza per address; not kept",
+         "interfaces:9! address 2001:db8::6/64: ifup adds only the first 'address' of a "
+         "stanza; write one stanza per address; not kept"]),
     "with DHCP of that family, every static address is kept": (
         {IF: "iface eth0 inet dhcp\niface eth0 inet static\n  address 10.0.0.50/24\n"
              "iface eth0 inet6 auto\niface eth0 inet6 static\n  address 2001:db8::50/64\n"
@@ -108,7 +119,8 @@ CASES = {
         ["interfaces:8 address 10.0.0.50/24 dev eth0 label eth0:0",
          "interfaces:10 address 10.0.0.51/32 dev eth0 label eth0:1",
          "interfaces:1! 'address 10.0.0.1/24' is outside any iface stanza; ignored",
-         "interfaces:11! 'iface eth2 inet' is not 'iface NAME FAMILY METHOD'; stanza ignored",
+         "interfaces:11! 'iface eth2 inet' is not 'iface NAME [FAMILY METHOD]'; stanza "
+         "ignored",
          "interfaces:9! inherits nothere, which no earlier inet stanza defines; inherits "
          "nothing",
          "interfaces:10! address 10.0.0.51 has no prefix length or netmask: kept as /32, as "
@@ -120,12 +132,51 @@ CASES = {
              "  address 10.0.0.6/24\n  netmask 255.0.255.0\n"
              "iface eth0:1 inet static\n  address 10.0.0.7\n  netmask 255.0.255.0\n"
              "iface eth0:averylonglabel inet static\n  address 10.0.0.8/24\n"},
-        ["interfaces:4 address 10.0.0.6/24 dev eth0 label eth0:0",
+        ["interfaces:3! address 10.0.0.5/24 x: ifup adds only the first 'address' of a "
+         "stanza; write one stanza per address; not kept",
+         "interfaces:4! address 10.0.0.6/24: ifup adds only the first 'address' of a stanza; "
+         "write one stanza per address; not kept",
          "interfaces:2! address 2001:db8::5/64: an IPv6 address in an inet stanza; not kept",
-         "interfaces:3! address 10.0.0.5/24 x: expected one address; not kept",
          "interfaces:7! address 10.0.0.7: netmask '255.0.255.0' is not contiguous; not kept",
          "interfaces:10! address 10.0.0.8/24: label 'eth0:averylonglabel' is longer than 15 "
          "characters; not kept"]),
+    "an alias stanza before its parent leaves the parent's primary alone (issue 16)": (
+        {IF: "source /etc/network/interfaces.d/*\nauto eth1\niface eth1 inet static\n"
+             "    address 1.2.3.4/24\n",
+         "etc/network/interfaces.d/eth1-1": "auto eth1:1\niface eth1:1 inet static\n"
+                                            "    address 1.5.3.4\n    netmask 255.255.255.0\n"},
+        ["eth1-1:3 address 1.5.3.4/24 dev eth1 label eth1:1"]),
+    "the same stanzas, parent first (issue 16)": (
+        {IF: "auto eth1\niface eth1 inet static\n    address 1.2.3.4/24\n"
+             "source /etc/network/interfaces.d/*\n",
+         "etc/network/interfaces.d/eth1-1": "auto eth1:1\niface eth1:1 inet static\n"
+                                            "    address 1.5.3.4\n    netmask 255.255.255.0\n"},
+        ["eth1-1:3 address 1.5.3.4/24 dev eth1 label eth1:1"]),
+    "ifupdown: netmask replaces a prefix written on the address (issue 16)": (
+        {IF: "iface eth1 inet dhcp\niface eth1 inet static\n    address 1.2.3.4/14\n"
+             "    netmask 255.255.255.128\n"
+             "iface eth1 inet6 auto\niface eth1 inet6 static\n"
+             "    address 3ffe:ffff:100:f101::5/64\n    netmask 128\n"},
+        ["interfaces:3 address 1.2.3.4/25 dev eth1",
+         "interfaces:7 address 3ffe:ffff:100:f101::5/128 dev eth1"]),
+    "inherits: family and method from the template; extra words ignored (issue 16)": (
+        {IF: "iface base inet static\n    netmask 255.255.255.0\n"
+             "    up ip route add 10.9.0.0/16 via 10.0.0.1 table 100\n"
+             "iface eth2 inet dhcp\n"
+             "iface eth2:0 inherits base\n    address 10.2.0.5\n"
+             "iface eth4:0 inet static extra\n    address 10.4.0.5/24\n"},
+        ["interfaces:6 address 10.2.0.5/24 dev eth2 label eth2:0",
+         "interfaces:3 route 10.9.0.0/16 via 10.0.0.1 dev eth2 table 100",
+         "interfaces:8 address 10.4.0.5/24 dev eth4 label eth4:0"]),
+    "ifupdown2 and ifupdown-ng syntax: bare iface, merged stanzas, use dhcp (issue 16)": (
+        {IF: MODERN},
+        ["interfaces:4 address 10.30.0.6/24 dev swp30",
+         "interfaces:7 address 10.30.0.7/24 dev swp30",
+         "interfaces:9 address 2001:db8:30::6/64 dev swp30",
+         "interfaces:5 rule priority 100 from 10.30.0.6/32 table 100 on swp30",
+         "interfaces:13 address 203.0.113.5/24 dev eth0",
+         "interfaces:14 address 203.0.113.6/24 dev eth0",
+         "interfaces:19 address 10.0.0.7/25 dev eth1"]),
 }
 
 
@@ -163,3 +214,30 @@ def test_a_symlink_loop_is_unreadable_not_a_crash(tmp_path: Path) -> None:
     (etc / "interfaces").symlink_to(etc / "interfaces")
     with pytest.raises(ConfigError, match="cannot read"):
         ifupdown.read(tmp_path, ifupdown_tables())
+
+
+@pytest.mark.parametrize("marker, expected", [
+    ("etc/network/ifupdown-ng.conf", CASES[
+        "ifupdown2 and ifupdown-ng syntax: bare iface, merged stanzas, use dhcp (issue 16)"][1]),
+    ("etc/network/ifupdown2/ifupdown2.conf", [
+        "interfaces:4 address 10.30.0.6/24 dev swp30",
+        "interfaces:7 address 10.30.0.7/24 dev swp30",
+        "interfaces:9 address 2001:db8:30::6/64 dev swp30",
+        "interfaces:5 rule priority 100 from 10.30.0.6/32 table 100 on swp30",
+        "interfaces:19 address 10.0.0.7/25 dev eth1",
+        "interfaces:13! address 203.0.113.5/24: ifupdown2 adds no static address to an "
+        "interface that gets DHCP; not kept",
+        "interfaces:14! address 203.0.113.6/24: ifupdown2 adds no static address to an "
+        "interface that gets DHCP; not kept"]),
+])
+def test_the_installed_tool_chooses_the_dialect(marker: str, expected: list[str],
+                                                tmp_path: Path) -> None:
+    assert case_lines(tmp_path, ifupdown.read, {IF: MODERN, marker: ""}) == expected
+
+
+def test_classic_reads_stanza_by_stanza(tmp_path: Path) -> None:
+    """Without ifupdown2 or ifupdown-ng, classic files keep ifupdown's own reading."""
+    files = {IF: "iface eth1 inet static\n    address 1.2.3.4/24\n"
+                 "iface eth1 inet static\n    address 1.2.3.5/14\n    netmask 255.255.0.0\n"}
+    assert case_lines(tmp_path, ifupdown.read, files) == [
+        "interfaces:4 address 1.2.3.5/16 dev eth1"]

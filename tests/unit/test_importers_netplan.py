@@ -136,6 +136,7 @@ network:
         - {from: 10.0.0.8, priority: 10}
 """},
         ["60-x.yaml:9 address 10.0.0.8/24 dev eth0",
+         "60-x.yaml:18 rule priority 10 from 10.0.0.8/32 table 254 on eth0",
          "60-x.yaml:6! network.ethernets.eth0.addresses[0]: '10.0.0.300/24' is not an IP "
          "address; not kept",
          "60-x.yaml:7! network.ethernets.eth0.addresses[1]: '10.0.0.6' has no prefix length; "
@@ -154,9 +155,40 @@ network:
          "60-x.yaml:15! network.ethernets.eth0.routes[4].congestion-window: "
          "'congestion-window' is not supported by nethook; not kept",
          "60-x.yaml:17! network.ethernets.eth0.routing-policy[0].type-of-service: "
-         "'type-of-service' is not supported by nethook; not kept",
-         "60-x.yaml:18! network.ethernets.eth0.routing-policy[1]: 'table' is required (a name "
-         "from rt_tables or a number); not kept"]),
+         "'type-of-service' is not supported by nethook; not kept"]),
+    "what networkd makes of netplan's shorthands (issue 16)": (
+        {NP + "01-netcfg.yaml": """\
+network:
+  version: 2
+  ethernets:
+    renderer: networkd
+    eth0:
+      dhcp4: true
+      routes:
+        - {to: 10.10.10.8, via: 192.0.2.1}
+        - {to: 0.0.0.0, via: 192.0.2.1, table: 100}
+        - {to: "9876::1234/96", via: "2001:db8::1"}
+        - {to: 10.20.0.5/16, via: 192.0.2.1}
+        - 10.30.0.0/16
+      routing-policy:
+        - {from: 192.0.2.5, priority: 10}
+        - {table: 100, priority: 11}
+        - {to: "2001:db8:5::/48", table: uplink}
+  bridges:
+    renderer: NetworkManager
+"""},
+        ["01-netcfg.yaml:8 route 10.10.10.8/32 via 192.0.2.1 dev eth0 table 254",
+         "01-netcfg.yaml:9 route 0.0.0.0/32 via 192.0.2.1 dev eth0 table 100",
+         "01-netcfg.yaml:10 route 9876::/96 via 2001:db8::1 dev eth0 metric 1024 table 254",
+         "01-netcfg.yaml:14 rule priority 10 from 192.0.2.5/32 table 254 on eth0",
+         "01-netcfg.yaml:16 rule -6 from all to 2001:db8:5::/48 table 100 on eth0",
+         "01-netcfg.yaml:11! network.ethernets.eth0.routes[3].to: '10.20.0.5/16' has host bits "
+         "set (the network is 10.20.0.0/16); not kept",
+         "01-netcfg.yaml:12! network.ethernets.eth0.routes[4]: expected a mapping, got "
+         "'10.30.0.0/16'; not kept",
+         "01-netcfg.yaml:15! network.ethernets.eth0.routing-policy[1]: a rule needs 'from' or "
+         "'to'; netplan refuses it (IP routing policy must include either a 'from' or 'to' "
+         "IP); not kept"]),
     "broken files are skipped, the others still count": (
         {NP + "10-bad.yaml": "network:\n  ethernets:\n    eth0: {dhcp4: true\n",
          NP + "20-list.yaml": "network:\n  - eth0\n",

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import groupby
-from typing import Any, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping
 
+from nethook.cli.parser import IMPORT_SOURCES
 from nethook.engine.apply import Status
 from nethook.engine.plan import Assessment, State
 from nethook.engine.reconcile import RunResult
 from nethook.model.objects import KernelObject
+
+if TYPE_CHECKING:
+    from nethook.monitor.facts import Facts
 
 _MARK = {State.PRESENT: "present", State.MISSING: "MISSING",
          State.DIFFERENT: "DIFFERS", State.NO_LINK: "NO-LINK"}
@@ -39,15 +43,23 @@ def last_event_text(entry: Mapping[str, Any]) -> str:
             f"at {entry.get('time', '?')}: {outcome}")
 
 
-def status_text(assessments: Sequence[Assessment],
-                events: Optional[Mapping[str, Mapping[str, Any]]] = None) -> str:
+def status_text(facts: Facts) -> str:
+    from nethook.services import status as services
+    from nethook.watch import status as watcher
+
+    text = _objects_text(facts.assessments, facts.last_events)
+    return text + watcher.text(dict(facts.watcher)) + services.text(list(facts.services))
+
+
+def _objects_text(assessments: Sequence[Assessment],
+                  events: Mapping[str, Mapping[str, Any]]) -> str:
     if not assessments:
         return "nothing declared\n"
     lines: List[str] = []
     ordered = sorted(assessments, key=lambda a: group_of(a.target))
     for ifname, items in groupby(ordered, key=lambda a: group_of(a.target)):
         lines.append(ifname)
-        if events and ifname in events:
+        if ifname in events:
             lines.append(f"  {last_event_text(events[ifname])}")
         for item in items:
             text = f"{kind_of(item.target)} {item.target.describe()}"
@@ -57,17 +69,33 @@ def status_text(assessments: Sequence[Assessment],
     return "\n".join(lines) + "\n"
 
 
-def status_json(assessments: Sequence[Assessment],
-                events: Optional[Mapping[str, Mapping[str, Any]]] = None) -> Dict[str, Any]:
+def status_json(facts: Facts) -> Dict[str, Any]:
+    from nethook.services import status as services
+
     interfaces: Dict[str, List[Dict[str, Any]]] = {}
-    for item in assessments:
+    for item in facts.assessments:
         interfaces.setdefault(group_of(item.target), []).append({
             "kind": kind_of(item.target), "object": item.target.describe(),
             "state": item.state.name.lower(), "reason": item.reason or None,
             "origin": origin_of(item.target) or None})
     return {"interfaces": interfaces,
-            "last_events": {name: dict(entry) for name, entry in (events or {}).items()},
-            "missing": sum(1 for a in assessments if a.state is not State.PRESENT)}
+            "last_events": {name: dict(entry) for name, entry in facts.last_events.items()},
+            "missing": len(facts.missing), "watcher": dict(facts.watcher),
+            "services": services.to_json(list(facts.services))}
+
+
+def import_header(names: Sequence[str], files: Sequence[str],
+                  problems: Sequence[object]) -> List[str]:
+    if not names:
+        return [f"nethook import: no distro network files found ({', '.join(IMPORT_SOURCES)})"]
+    lines = [f"nethook import --from {' --from '.join(names)}, from:"]
+    lines += [f"  {path}" for path in files]
+    if problems:
+        lines.append("Not kept as written (also printed as warnings):")
+        lines += [f"  {problem}" for problem in problems]
+    lines += ["Once this file replaces the distro's files for nethook, turn their import off:",
+              "import: none", ""]
+    return lines
 
 
 def run_text(result: RunResult) -> str:

@@ -56,6 +56,8 @@ class Config:
     imports: Tuple[str, ...] = (config_schema.IMPORT_AUTO,)
     # Which daemons must listen on restored addresses (the ``services:`` section).
     services: ServicesConfig = field(default_factory=ServicesConfig)
+    # node_exporter's textfile directory, where the watcher refreshes nethook.prom
+    metrics_textfile: Optional[Path] = None
 
     def snapshot_enabled(self, ifname: str) -> bool:
         return self.snapshot_interfaces.get(ifname, self.snapshot)
@@ -76,8 +78,10 @@ def discover(root: Path, override: Optional[Path] = None) -> List[Path]:
     * any other directory is a set of fragments: ``DIR/*.yaml`` in name order (point it at
       a ``conf.d`` to try the drop-ins alone).
 
-    Only ``*.yaml`` files count; names starting with ``.`` (editor and lock files) and
-    subdirectories are skipped. "Name order" is code-point order, as ``LC_ALL=C ls``.
+    Only ``*.yaml`` names count; names starting with ``.`` (editor and lock files) are
+    skipped. A directory with such a name is a ConfigError, not something to skip without
+    a word: whoever made ``conf.d/10-x.yaml/`` meant a file. "Name order" is code-point
+    order, as ``LC_ALL=C ls``.
     """
     if override is None:
         return _layout(root / CONFIG_DIR)
@@ -101,9 +105,13 @@ def _exists(path: Path) -> bool:
 
 
 def _fragments(directory: Path) -> List[Path]:
-    return [directory / name for name in entry_names(directory)
-            if name.endswith(SUFFIX) and not name.startswith(".")
-            and not (directory / name).is_dir()]
+    found = [directory / name for name in entry_names(directory)
+             if name.endswith(SUFFIX) and not name.startswith(".")]
+    for path in found:
+        if path.is_dir():
+            raise ConfigError(str(path), 0, "", "a directory where a configuration file is "
+                                                f"expected (every *{SUFFIX} here is read as one)")
+    return found
 
 
 def load(paths: Sequence[Path], tables: Optional[RouteTables] = None) -> Config:
@@ -145,6 +153,7 @@ class _Merger:
         self.routes: Dict[Tuple[int, int, IPNetwork, int], Route] = {}
         self.rules: Dict[Rule, Rule] = {}
         self.services = ServicesMerger()
+        self.textfile: Optional[str] = None
 
     def add(self, declared: config_schema.FileConfig) -> None:
         if declared.snapshot is not None:
@@ -159,6 +168,8 @@ class _Merger:
         for rule, path in declared.rules:
             self._rule(rule, path)
         self.services.add(declared.services)
+        if declared.metrics_textfile is not None:
+            self.textfile = declared.metrics_textfile
 
     def _address(self, address: Address, path: str) -> None:
         first = self.addresses.get(address.key)
@@ -198,7 +209,8 @@ class _Merger:
         desired = Desired(frozenset(self.addresses.values()), frozenset(self.routes.values()),
                           frozenset(self.rules.values()))
         return Config(desired, self.snapshot, MappingProxyType(dict(self.snapshot_interfaces)),
-                      files, self.imports, self.services.result())
+                      files, self.imports, self.services.result(),
+                      Path(self.textfile) if self.textfile else None)
 
 
 def _duplicate(origin: Optional[Origin], path: str, message: str) -> ConfigError:

@@ -30,6 +30,8 @@ Decisions an administrator can rely on:
 * YAML merge keys (``<<``) are not supported.
 * ``services`` says which daemons must listen on restored addresses
   (:mod:`nethook.config.services`).
+* ``metrics: {textfile: DIR}`` makes the watcher write ``DIR/nethook.prom`` (``nethook
+  metrics``) after each restore, for node_exporter's textfile collector.
 * ``import`` chooses which distro files add to the declared state (:mod:`nethook.importers`):
   ``auto`` (the default) reads every source whose files exist; a list names the sources, in
   the order they win over each other; ``none``, ``[]`` or an empty value reads none.
@@ -49,7 +51,8 @@ from nethook.config.rt_tables import RouteTables
 from nethook.model.objects import MAIN_TABLE, Address, IPAddress, IPNetwork, Origin, Route, Rule
 
 VERSION = 1
-TOP_KEYS = ("version", "snapshot", "import", "interfaces", "services")
+TOP_KEYS = ("version", "snapshot", "import", "interfaces", "services", "metrics")
+METRICS_KEYS = ("textfile",)
 IMPORT_AUTO = "auto"
 IMPORT_NONE = "none"
 IMPORT_SOURCES = ("ifcfg", "ifupdown", "netplan")
@@ -72,6 +75,7 @@ class FileConfig:
     routes: List[Tuple[Route, str]] = field(default_factory=list)
     rules: List[Tuple[Rule, str]] = field(default_factory=list)
     services: Optional[settings.ServicesFile] = None  # the ``services:`` section, if any
+    metrics_textfile: Optional[str] = None  # ``metrics: {textfile: DIR}``
 
 
 def read_file(root: Optional[yaml.Node], source: str, tables: RouteTables) -> FileConfig:
@@ -97,7 +101,20 @@ def read_file(root: Optional[yaml.Node], source: str, tables: RouteTables) -> Fi
         _interface(key, body, result, tables)
     if "services" in fields:
         result.services = settings.read(fields["services"])
+    if "metrics" in fields:
+        result.metrics_textfile = _textfile(fields["metrics"])
     return result
+
+
+def _textfile(value: Value) -> Optional[str]:
+    """``metrics: {textfile: DIR}``: node_exporter's textfile directory, absolute."""
+    fields = value.mapping(METRICS_KEYS)
+    if "textfile" not in fields:
+        return None
+    directory = fields["textfile"].string()
+    if not directory.startswith("/"):
+        raise fields["textfile"].error(f"expected an absolute directory, got '{directory}'")
+    return directory
 
 
 def _check_version(version: Optional[Value], top: Value) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Optional, Protocol, Tuple
+from typing import Callable, Optional, Protocol, Tuple
 
-from nethook.doctor.live import Live
+from nethook.base.context import RunContext
 from nethook.model.objects import Origin
+from nethook.model.ports import Netlink
 
 
 class Severity(enum.Enum):
@@ -42,6 +43,17 @@ class FixError(Exception):
     """A fix could not be applied; the message says why, and what it did before it failed."""
 
 
+@dataclass(frozen=True)
+class FixContext:
+    """What a fix works with: the run's options (the root every file it writes must stay
+    in, the run directory whose lock it holds while it changes the kernel), the stamp that
+    names its backups, and the way to the kernel (the applier's Netlink port)."""
+
+    ctx: RunContext
+    stamp: str
+    open_netlink: Callable[[], Netlink]
+
+
 class Fix(Protocol):
     """One safe, unambiguous change ``--fix`` makes after printing it."""
 
@@ -49,7 +61,7 @@ class Fix(Protocol):
         """The change in the words (or the command) an administrator would use."""
         ...
 
-    def apply(self, live: Live, stamp: str) -> str:
+    def apply(self, fixing: FixContext) -> str:
         """Make the change; return what was done (a backup's path, ...). Raises FixError."""
         ...
 

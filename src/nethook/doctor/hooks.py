@@ -86,10 +86,13 @@ def _found(inspection: Inspection, paths: Tuple[str, ...], programs: Tuple[str, 
     return next((f"{p} is running" for p in programs if p in running), "")
 
 
-def _dhclient_script(inspection: Inspection, marker: str) -> str:
+def _dhclient_script(inspection: Inspection, *markers: str) -> str:
+    """Which dhclient-script is there, named by the hook directories it runs."""
     for relative in ("sbin/dhclient-script", "usr/sbin/dhclient-script"):
-        if marker in (inspection.text(relative) or ""):
-            return f"/{relative} runs the hooks in /etc/dhcp/{marker}"
+        text = inspection.text(relative) or ""
+        runs = [f"/etc/dhcp/{marker}" for marker in markers if marker in text]
+        if runs:
+            return f"/{relative} runs the hooks in {' and '.join(runs)}"
     return ""
 
 
@@ -104,7 +107,8 @@ STACKS: Tuple[Stack, ...] = (
         ("NetworkManager",)),
         (Place(("etc/NetworkManager/dispatcher.d", "usr/lib/NetworkManager/dispatcher.d"),
                "50-nethook", 0o755, _nm_name, True, masks=True),)),
-    Stack("dhclient (Debian)", lambda i: _dhclient_script(i, "dhclient-exit-hooks.d"),
+    Stack("dhclient (Debian)", lambda i: _dhclient_script(i, "dhclient-enter-hooks.d",
+                                                          "dhclient-exit-hooks.d"),
           (Place(("etc/dhcp/dhclient-enter-hooks.d",), "nethook", 0o644, _run_parts_name,
                  False, role="enter hook"),
            Place(("etc/dhcp/dhclient-exit-hooks.d",), "nethook", 0o644, _run_parts_name,
@@ -122,15 +126,18 @@ STACKS: Tuple[Stack, ...] = (
 
 
 def check(inspection: Inspection) -> List[Finding]:
+    in_use = [(stack, reason) for stack, reason in ((s, s.detect(inspection)) for s in STACKS)
+              if reason]
+    hooked = _any_hook(inspection)
+    if in_use and not hooked and not _executable(inspection.path(NETHOOK)):
+        return [_not_installed(inspection, in_use)]
     findings = []
-    for stack in STACKS:
-        reason = stack.detect(inspection)
-        if reason:
-            for place in stack.places:
-                finding = _place(inspection, stack, place, Evidence("in use", reason))
-                if finding is not None:
-                    findings.append(finding)
-    if _any_hook(inspection) and not _executable(inspection.path(NETHOOK)):
+    for stack, reason in in_use:
+        for place in stack.places:
+            finding = _place(inspection, stack, place, Evidence("in use", reason))
+            if finding is not None:
+                findings.append(finding)
+    if hooked and not _executable(inspection.path(NETHOOK)):
         findings.append(Finding(
             CHECK, "nethook-missing", Severity.ERROR,
             f"the hooks call /{NETHOOK}, which is not there",
@@ -139,6 +146,21 @@ def check(inspection: Inspection) -> List[Finding]:
             "package leaves its hooks behind), so nothing is ever restored",
             "install the nethook package again, or purge it to remove the hooks"))
     return findings
+
+
+def _not_installed(inspection: Inspection, in_use: List[Tuple[Stack, str]]) -> Finding:
+    """No hook anywhere and no /usr/bin/nethook: one finding, not one per hook."""
+    places = [inspection.path(p.directories[-1]) / p.name for s, _ in in_use for p in s.places]
+    return Finding(
+        CHECK, "not-installed", Severity.ERROR,
+        f"nethook is not installed: none of its hooks is in place, and /{NETHOOK} is not there",
+        (*(Evidence("in use", reason) for _, reason in in_use),
+         Evidence(str(inspection.path(NETHOOK)), "missing")),
+        f"{', '.join(s.name for s, _ in in_use)} never call nethook, so nothing puts back the "
+        "aliases, rules and table routes their events remove",
+        "install the nethook package (.deb or .rpm): it installs "
+        f"/{NETHOOK} and the hooks ({', '.join(str(p) for p in places)}); a pip install "
+        "brings neither")
 
 
 def _place(inspection: Inspection, stack: Stack, place: Place,

@@ -1,5 +1,8 @@
 """The live state doctor looks at, behind one small port, and the real implementation.
 
+The port only reads: a fix that changes the kernel goes through the planner and the
+applier (doctor.fixes), like every other change nethook makes.
+
 Everything live comes from the current network namespace: the rtnetlink state through
 nethook's adapter (the only netlink reader), the per-namespace sysctls under
 ``/proc/sys/net``, MAC addresses from ``/sys/class/net`` (``ip netns exec`` mounts the
@@ -19,7 +22,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Dict, FrozenSet, List, Mapping, Optional, Protocol, Set, Tuple
 
-from nethook.model.objects import IPAddress, Observed, Route
+from nethook.model.objects import IPAddress, Observed
 
 Socket = Tuple[IPAddress, int]
 PROC = Path("/proc")
@@ -47,10 +50,6 @@ class Live(Protocol):
 
     def processes(self) -> Optional[FrozenSet[str]]:
         """The names of the running programs; None when doctor does not look (another root)."""
-        ...
-
-    def delete_route(self, route: Route) -> Tuple[int, str]:
-        """Delete one route: (errno, the kernel's message); errno 0 is success."""
         ...
 
 
@@ -110,13 +109,6 @@ class SystemLive:
             if entry.name.isdigit():
                 names.update(_program_names(entry))
         return frozenset(names)
-
-    def delete_route(self, route: Route) -> Tuple[int, str]:
-        from nethook.adapters.pyroute2_netlink import open_netlink
-        from nethook.model.ops import RouteOp, Verb
-
-        with open_netlink() as netlink:
-            return netlink.execute([RouteOp(Verb.DELETE, route)])[0]
 
 
 def _program_names(entry: Path) -> List[str]:

@@ -6,7 +6,8 @@
   backup-style copy (``.bak``, ``.old``, ``~``, ...) holds an ``HWADDR`` no device has
   and addressing the current file lost, while the current file carries the device's
   MAC. ``--fix`` writes the copy's addressing into the current file (keeping its new
-  ``HWADDR``), when exactly one copy qualifies.
+  ``HWADDR``), when exactly one copy qualifies: only known keys, each value checked and
+  written quoted (doctor/ifcfg_copy.py), since initscripts sources the file.
 * ``HWADDR`` in a current ifcfg file that no device has: initscripts refuses the file.
 * udev persistent-net rules that pin a name to a MAC no device has.
 """
@@ -14,12 +15,11 @@
 from __future__ import annotations
 
 import re
-import shlex
 from fnmatch import fnmatchcase
-from pathlib import Path
-from typing import List, Mapping, Optional
+from typing import List, Mapping, Optional, Tuple
 
 from nethook.base.files import entry_names
+from nethook.doctor import ifcfg_copy
 from nethook.doctor.findings import Evidence, Finding, Severity
 from nethook.doctor.fixes import RewriteFile
 from nethook.doctor.inputs import Inspection, ShellFile
@@ -98,14 +98,8 @@ def _renamed(ifcfg: ShellFile, copies: List[ShellFile], macs: Mapping[str, str])
     hwaddr = ifcfg.variables.var("HWADDR")
     assert hwaddr is not None
     evidence.append(Evidence.at(hwaddr.origin, f"HWADDR={hwaddr.value}"))
-    keys = ", ".join(k for k in old.variables.variables if ADDRESSING.match(k))
     if len(copies) == 1:
-        fix = (f"put {keys} from {old.name} back into {ifcfg.name}, keeping HWADDR="
-               f"{hwaddr.value}; on Hyper-V, give the VM a static MAC so that it does not "
-               "happen again")
-        text = _merged(ifcfg, old)
-        action = (RewriteFile(ifcfg.path, text, f"add {keys} from {old.name}, keep HWADDR="
-                              f"{hwaddr.value}") if text is not None else None)
+        fix, action = _copy(ifcfg, old, hwaddr.value)
     else:
         fix = (f"{len(copies)} old copies qualify ({', '.join(c.name for c in copies)}): "
                f"choose the right one and put its addressing into {ifcfg.name} by hand")
@@ -119,55 +113,24 @@ def _renamed(ifcfg: ShellFile, copies: List[ShellFile], macs: Mapping[str, str])
         "comes up without its static address", fix, action)
 
 
-def _merged(ifcfg: ShellFile, copy: ShellFile) -> Optional[str]:
-    """``ifcfg`` with the addressing lines of ``copy``: replaced where ``ifcfg`` sets the
-    same key, appended otherwise. None when a line holds more than one assignment (or
-    continues): then the edit would not be unambiguous."""
-    mine, theirs = _lines(ifcfg.path), _lines(copy.path)
-    if mine is None or theirs is None:
-        return None
-    appended = []
-    for key, var in copy.variables.variables.items():
-        if not ADDRESSING.match(key):
-            continue
-        line = _lone_assignment(theirs, var.origin, key)
-        if line is None:
-            return None
-        here = ifcfg.variables.variables.get(key)
-        if here is None:
-            appended.append(line)
-        elif _lone_assignment(mine, here.origin, key) is None:
-            return None
-        else:
-            mine[here.origin.line - 1] = line
-    if "BOOTPROTO" not in copy.variables.variables and ifcfg.variables.var("BOOTPROTO"):
-        here = ifcfg.variables.variables["BOOTPROTO"]
-        if _lone_assignment(mine, here.origin, "BOOTPROTO") is None:
-            return None
-        mine[here.origin.line - 1] = "BOOTPROTO=none"
-    if appended:
-        mine += [f"# The addressing of {copy.name} (HWADDR "
-                 f"{copy.variables.get('HWADDR')}), put back by nethook doctor --fix", *appended]
-    return "\n".join(mine) + "\n"
-
-
-def _lines(path: Path) -> Optional[List[str]]:
-    text = read_text(path)
-    return None if text is None else text.splitlines()
-
-
-def _lone_assignment(lines: List[str], origin: Origin, key: str) -> Optional[str]:
-    """The line at ``origin`` when it assigns ``key`` and nothing else."""
-    if not 0 < origin.line <= len(lines):
-        return None
-    line = lines[origin.line - 1]
-    try:
-        words = shlex.split(line, comments=True)
-    except ValueError:
-        return None
-    if line.rstrip().endswith("\\") or len(words) != 1 or not words[0].startswith(f"{key}="):
-        return None
-    return line
+def _copy(ifcfg: ShellFile, old: ShellFile, hwaddr: str) -> Tuple[str, Optional[RewriteFile]]:
+    """What to do with the one old copy: the fix's text, and the rewrite when it is safe."""
+    chosen = ifcfg_copy.select(ifcfg, old)
+    current = read_text(ifcfg.path)
+    text = None if current is None else ifcfg_copy.merged(ifcfg, current, old, chosen)
+    keys = ", ".join(chosen.keys)
+    if chosen.keys:
+        fix = f"put {keys} from {old.name} back into {ifcfg.name}, keeping HWADDR={hwaddr}"
+    else:
+        fix = f"put the addressing of {old.name} back into {ifcfg.name} by hand"
+    if chosen.refused:
+        fix += ("; not copied (check them, and write them by hand if they are right): "
+                + "; ".join(str(r) for r in chosen.refused))
+    fix += "; on Hyper-V, give the VM a static MAC so that it does not happen again"
+    if text is None or current is None:
+        return fix, None
+    return fix, RewriteFile(ifcfg.path, text, current,
+                            f"add {keys} from {old.name}, keep HWADDR={hwaddr}")
 
 
 def _unknown_hwaddr(ifcfg: ShellFile, macs: Mapping[str, str]) -> Finding:

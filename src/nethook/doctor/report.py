@@ -29,16 +29,24 @@ def _headline(findings: Sequence[Finding], checks: int, root: str) -> str:
     return f"nethook doctor: {', '.join(parts)} {scope}"
 
 
+def printable(text: str) -> str:
+    """Control characters escaped (a newline in a file's value becomes ``\\n``): what the
+    files hold must not forge lines of the report, or move the terminal's cursor."""
+    return text if text.isprintable() else "".join(
+        c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _wrapped(label: str, text: str) -> List[str]:
-    return textwrap.wrap(text, WIDTH, initial_indent=f"  {label:<9} ",
+    return textwrap.wrap(printable(text), WIDTH, initial_indent=f"  {label:<9} ",
                          subsequent_indent=INDENT, break_on_hyphens=False,
                          break_long_words=False)
 
 
 def _finding(finding: Finding, fix: bool) -> List[str]:
-    lines = [f"{finding.severity.value.upper():<8} {finding.check}: {finding.summary}"]
+    lines = [f"{finding.severity.value.upper():<8} {finding.check}: "
+             f"{printable(finding.summary)}"]
     for index, evidence in enumerate(finding.evidence):
-        lines.append(f"  {'evidence' if index == 0 else '':<9} {evidence}")
+        lines.append(f"  {'evidence' if index == 0 else '':<9} {printable(str(evidence))}")
     lines += _wrapped("why", finding.why) + _wrapped("fix", finding.fix)
     if finding.action is not None and not fix:
         lines += _wrapped("--fix", finding.action.describe())
@@ -51,7 +59,7 @@ def text(findings: Sequence[Finding], failed: Sequence[Tuple[str, str]],
     for finding in findings:
         lines += ["", *_finding(finding, fix)]
     for name, why in failed:
-        lines += ["", f"COULD NOT RUN {name}: {why}"]
+        lines += ["", f"COULD NOT RUN {name}: {printable(why)}"]
     return "\n".join(lines) + "\n"
 
 

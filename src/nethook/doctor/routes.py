@@ -30,7 +30,6 @@ from nethook.doctor.fixes import DeleteRoutes
 from nethook.doctor.inputs import Inspection
 from nethook.importers.base import is_backup
 from nethook.model.objects import IPAddress, Observed, Origin, Route
-from nethook.model.ops import RouteOp, Verb
 
 CHECK = "default-routes"
 
@@ -129,9 +128,10 @@ def _duplicate(inspection: Inspection, observed: Observed, routes: List[Route], 
     extras = [replace(r, scope=None) for r in _extras(observed, routes, causes)]
     evidence = tuple(Evidence(f"ip -{family} route", ip_route(r, inspection.tables))
                      for r in routes)
-    if extras:
-        deletes = "`, `".join(RouteOp(Verb.DELETE, r).describe() for r in extras)
-        fix = f"keep one default route in table {name}: delete the others (`{deletes}`)"
+    action = DeleteRoutes(tuple(extras), ((table, name),)) if extras else None
+    if action is not None:
+        fix = (f"keep one default route in table {name}: delete the others "
+               f"(`{action.describe().replace('; ', '`, `')}`)")
     else:
         fix = (f"keep one default route in table {name}: choose which, and delete the others "
                f"(`ip -{family} route del default via GATEWAY ... table {name}`)")
@@ -149,7 +149,7 @@ def _duplicate(inspection: Inspection, observed: Observed, routes: List[Route], 
         "the kernel uses whichever comes first, and the order changes each time one of them "
         "is re-added (every lease renewal re-adds the DHCP one), so outbound traffic "
         "changes source address at random",
-        fix, DeleteRoutes(tuple(extras)) if extras else None)
+        fix, action)
 
 
 def ip_route(route: Route, tables: RouteTables) -> str:

@@ -31,9 +31,10 @@ from nethook.doctor import (
     selfcheck,
     xinetd,
 )
-from nethook.doctor.findings import Finding, FixError
+from nethook.doctor.findings import Finding, FixContext, FixError
 from nethook.doctor.inputs import ROOT, Inspection, Owner
 from nethook.doctor.live import Live, SystemLive
+from nethook.model.ports import Netlink
 
 log = logging.getLogger(__name__)
 Check = Callable[[Inspection], List[Finding]]
@@ -80,7 +81,7 @@ def inspect(inspection: Inspection) -> Outcome:
     return Outcome(tuple(findings), tuple(failed))
 
 
-def apply_fixes(outcome: Outcome, live: Live, stamp: str,
+def apply_fixes(outcome: Outcome, fixing: FixContext,
                 announce: Callable[[str], None]) -> List[Applied]:
     applied = []
     for finding in outcome.findings:
@@ -88,7 +89,7 @@ def apply_fixes(outcome: Outcome, live: Live, stamp: str,
             continue
         announce(f"fixing: {finding.action.describe()}")
         try:
-            result = Applied(finding, True, finding.action.apply(live, stamp))
+            result = Applied(finding, True, finding.action.apply(fixing))
         except FixError as exc:
             result = Applied(finding, False, str(exc))
         announce(f"  {'done' if result.ok else 'FAILED'}: {result.result}")
@@ -106,8 +107,9 @@ def exit_code(outcome: Outcome, applied: List[Applied]) -> int:
 
 def main(ctx: RunContext, *, fix: bool = False, as_json: bool = False,
          live: Optional[Live] = None, owner: Owner = ROOT, now: Optional[datetime] = None,
-         out: TextIO = sys.stdout) -> int:
-    """``nethook doctor``. Tests pass a fake ``live``, their own ``owner`` and ``now``."""
+         out: TextIO = sys.stdout, open_netlink: Optional[Callable[[], Netlink]] = None) -> int:
+    """``nethook doctor``. Tests pass a fake ``live`` and kernel (``open_netlink``, what
+    fixes change the kernel through), their own ``owner`` and ``now``."""
     now = now or datetime.now(timezone.utc)
     on_this_system = ctx.root.resolve() == Path("/")
     inspection = Inspection(ctx, live or SystemLive(look_at_processes=on_this_system), now,
@@ -118,8 +120,14 @@ def main(ctx: RunContext, *, fix: bool = False, as_json: bool = False,
         out.write(report.text(outcome.findings, outcome.failed, names, str(ctx.root), fix))
         out.flush()
     stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    announce = (lambda line: None) if as_json else (lambda line: print(line, file=out))
-    applied = apply_fixes(outcome, inspection.live, stamp, announce) if fix else []
+    announce = ((lambda line: None) if as_json
+                else (lambda line: print(report.printable(line), file=out)))
+    applied = []
+    if fix:
+        from nethook.engine.reconcile import open_kernel
+
+        fixing = FixContext(ctx, stamp, open_netlink or open_kernel)
+        applied = apply_fixes(outcome, fixing, announce)
     code = exit_code(outcome, applied)
     if as_json:
         data = report.as_dict(outcome.findings, outcome.failed, names, str(ctx.root))

@@ -5,12 +5,13 @@ its journal."""
 from __future__ import annotations
 
 import stat
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from nethook.base.errors import ConfigError
 from nethook.base.safefiles import UntrustedError
+from nethook.config.load import CONFIG_DIR, MAIN_FILE
 from nethook.doctor.findings import Evidence, Finding, Severity
 from nethook.doctor.fixes import SetPermissions
 from nethook.doctor.inputs import Inspection
@@ -26,6 +27,8 @@ def check(inspection: Inspection) -> List[Finding]:
     findings = []
     if inspection.config_error is not None:
         findings.append(_invalid(inspection.config_error))
+    elif not inspection.desired.objects():
+        findings.append(_nothing_declared(inspection))
     if inspection.import_problems:
         findings.append(_not_kept(inspection))
     for what, directory in (("state", inspection.ctx.state_dir),
@@ -44,7 +47,29 @@ def _invalid(error: ConfigError) -> Finding:
         (Evidence(where, f"{error.key}: {error.message}" if error.key else error.message),),
         "every hook then restores only its pre-event snapshot, and `nethook status` and "
         "`apply` stop with status 2: nothing declared is kept",
-        "correct the line; `nethook status` reads the configuration again")
+        f"correct {'the line' if error.line else error.source}; `nethook status` reads the "
+        "configuration again and says whether it is valid")
+
+
+def _nothing_declared(inspection: Inspection) -> Finding:
+    """Neither nethook's configuration nor a distro file declares anything to keep."""
+    config = inspection.config
+    files = config.files if config is not None else ()
+    if files:
+        where = Evidence(", ".join(files), "declares no address, route or rule")
+    elif inspection.ctx.config is not None:
+        where = Evidence(str(inspection.ctx.config), "holds no configuration file")
+    else:
+        where = Evidence(str(inspection.path(CONFIG_DIR) / MAIN_FILE), "missing")
+    return Finding(
+        CHECK, "nothing-declared", Severity.INFO,
+        "nothing is declared to keep",
+        (where, Evidence("distro files", "no address, route or rule nethook imports")),
+        "the hooks then restore only what they snapshot just before a lease change (Debian's "
+        "dhclient enter hook), which a reboot loses",
+        f"declare the aliases, rules and routes to keep in {inspection.path(CONFIG_DIR)}/"
+        f"{MAIN_FILE} (see nethook.yaml(5)), or in the distro's own files; `nethook import` "
+        "shows what those declare")
 
 
 def _not_kept(inspection: Inspection) -> Finding:
@@ -76,9 +101,11 @@ def _directory(inspection: Inspection, what: str, directory: Path) -> Optional[F
         return None
     action = None
     if stat.S_ISDIR(info.st_mode):
+        # nethook's own directory, named by option rather than under the root
         action = SetPermissions(directory, mode, (info.st_uid, info.st_gid),
                                 mode=PRIVATE if mode & stat.S_IWOTH else None,
-                                owner=owner if info.st_uid != owner[0] else None)
+                                owner=owner if info.st_uid != owner[0] else None,
+                                within=directory.parent)
     return Finding(
         CHECK, "directory-unsafe", Severity.ERROR,
         f"nethook's {what} directory {directory} is {', '.join(problems)}",
@@ -98,20 +125,12 @@ def _failures(inspection: Inspection) -> List[Dict[str, Any]]:
     except UntrustedError:
         return []
     for entry in entries:
-        when = _time(entry)
+        when = journal.time_of(entry.get("time"))
         results = entry.get("results") or []
         if when is not None and when >= since and any(
                 isinstance(r, dict) and r.get("status") == "failed" for r in results):
             failed.append(entry)
     return failed
-
-
-def _time(entry: Dict[str, Any]) -> Optional[datetime]:
-    try:
-        when = datetime.fromisoformat(str(entry.get("time")))
-    except ValueError:
-        return None
-    return when if when.tzinfo is not None else None
 
 
 def _journal(inspection: Inspection, failures: List[Dict[str, Any]]) -> Finding:

@@ -13,6 +13,7 @@ from nethook.model.ops import Op, Plan, Verb
 from nethook.model.ports import Netlink
 
 log = logging.getLogger(__name__)
+changes = logging.getLogger("nethook.change")  # base.logs.CHANGES: one line per change
 
 
 class Status(enum.Enum):
@@ -73,17 +74,21 @@ def judge(op: Op, code: int, message: str) -> OpResult:
     return OpResult(op, Status.FAILED, code, message)
 
 
-def apply(plan: Plan, netlink: Netlink) -> ApplyReport:
-    """Send every operation; one refusal never stops the others."""
+def apply(plan: Plan, netlink: Netlink, why: str = "") -> ApplyReport:
+    """Send every operation; one refusal never stops the others. Each change the kernel
+    made is one line of the ``nethook.change`` log (syslog), with ``why``."""
     if not plan.ops:
         return ApplyReport()
     outcomes = netlink.execute(plan.ops)
     if len(outcomes) != len(plan.ops):
         raise AssertionError("netlink adapter returned a wrong number of outcomes")
     results = tuple(judge(op, code, message) for op, (code, message) in zip(plan.ops, outcomes))
+    context = f" ({why})" if why else ""
     for result in results:
         if result.status is Status.FAILED:
-            log.warning("failed: %s", result.describe())
+            log.warning("failed: %s%s", result.describe(), context)
+        elif result.status is Status.APPLIED:
+            changes.info("%s%s", result.op.describe(), context)
         else:
             log.debug("%s", result.describe())
     return ApplyReport(results)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -58,3 +59,12 @@ def last_entry(state_dir: Path, ifname: Optional[str] = None) -> Optional[Dict[s
         if ifname is None or (entry.get("event") or {}).get("ifname") == ifname:
             found = entry
     return found
+
+
+def time_of(value: Any) -> Optional[datetime]:
+    """An entry's ``time`` (ISO 8601 with its offset); None when absent or naive."""
+    try:
+        when = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None

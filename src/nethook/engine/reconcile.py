@@ -13,7 +13,7 @@ from typing import Callable, Dict, FrozenSet, Optional, Tuple
 from nethook.base.context import RunContext
 from nethook.base.exit_codes import ExitCode
 from nethook.base.lock import RunLock
-from nethook.engine import coalesce, journal, ownership
+from nethook.engine import coalesce, counters, journal, ownership
 from nethook.engine.apply import ApplyReport, OpResult, Status, apply
 from nethook.engine.lease import respect_lease
 from nethook.engine.plan import plan as make_plan
@@ -87,7 +87,8 @@ def reconcile(ctx: RunContext, desired: Desired, event: Event, *, prune: bool = 
             allowed, withheld = respect_lease(desired, observed, event)
             the_plan = make_plan(allowed, observed, leftovers)
             the_plan = Plan(the_plan.ops, the_plan.skipped + withheld)
-            report = ApplyReport() if dry_run else _apply(ctx, the_plan, netlink, owned)
+            report = (ApplyReport() if dry_run
+                      else _apply(ctx, the_plan, netlink, owned, event.describe()))
         finally:
             netlink.close()
         applied_at = time.monotonic()
@@ -95,6 +96,7 @@ def reconcile(ctx: RunContext, desired: Desired, event: Event, *, prune: bool = 
         if not dry_run:
             if report.results:
                 ownership.save(ctx.state_dir, _owned_after(owned, report))
+                counters.add(ctx.state_dir, _restored(report, event))
             durations = {"observe_ms": _ms(observed_at - started),
                          "apply_ms": _ms(applied_at - observed_at),
                          "total_ms": _ms(time.monotonic() - started)}
@@ -119,13 +121,23 @@ def _settle(ctx: RunContext, record: ownership.Record, observed: Observed,
 
 
 def _apply(ctx: RunContext, the_plan: Plan, netlink: Netlink,
-           owned: FrozenSet[KernelObject]) -> ApplyReport:
+           owned: FrozenSet[KernelObject], why: str) -> ApplyReport:
     """Record the intent (flushed to disk) before the kernel changes, then apply."""
     intent = [op.target for op in the_plan.ops
               if op.verb is not Verb.DELETE and _from_a_file(op.target)]
     if intent:
         ownership.save(ctx.state_dir, owned, pending=intent)
-    return apply(the_plan, netlink)
+    return apply(the_plan, netlink, why)
+
+
+def _restored(report: ApplyReport, event: Event) -> Dict[Tuple[str, str], int]:
+    """How many objects this run put back, per interface and the event's source."""
+    found: Dict[Tuple[str, str], int] = {}
+    for result in report.applied:
+        if result.op.verb is not Verb.DELETE:
+            key = (result.op.ifname or "", event.source)
+            found[key] = found.get(key, 0) + 1
+    return found
 
 
 def _from_a_file(obj: KernelObject) -> bool:
@@ -164,6 +176,8 @@ def _journal_entry(event: Event, result: RunResult,
 
 def _result_dict(result: OpResult) -> Dict[str, object]:
     entry: Dict[str, object] = {"op": result.op.describe(), "status": result.status.value}
+    if result.op.ifname:
+        entry["ifname"] = result.op.ifname
     if result.status is Status.FAILED:
         entry["error"] = result.reason
     return entry

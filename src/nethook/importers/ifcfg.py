@@ -11,6 +11,8 @@ What is kept, per interface file ``ifcfg-NAME`` (the interface is ``DEVICE``, el
   ``IPADDR2`` on (a later one is reported as unused); an address with neither prefix nor
   netmask gets the classful prefix ipcalc gives it, with a warning;
 * ``IPV6ADDR_SECONDARIES`` (prefix 64 when none is written) when ``IPV6INIT=yes``;
+* NetworkManager's policy rules, ``ROUTING_RULE_N`` (IPv4) and ``ROUTING_RULE6_N`` (IPv6),
+  each an ``ip rule add`` argument list, in N's order, as its ifcfg-rh plugin writes them;
 * alias files ``ifcfg-DEV:N`` and range files ``ifcfg-DEV-rangeN`` of a ``DEVICE`` some
   interface file configures, then its ``route-``/``route6-``/``rule-``/``rule6-`` files
   (by device name and by the config's own name, as ifup-routes looks them up), and the
@@ -41,7 +43,7 @@ from typing import List, Optional, Set, Tuple
 from nethook.base.files import entry_names
 from nethook.config import values
 from nethook.config.rt_tables import RouteTables
-from nethook.importers import ifcfg_routes, shellvars
+from nethook.importers import ifcfg_routes, iproute, shellvars
 from nethook.importers.base import (
     Collector,
     Imported,
@@ -57,6 +59,7 @@ NAME = "ifcfg"
 DIRECTORY = "etc/sysconfig/network-scripts"
 _PREFIXES = ("ifcfg-", "route-", "route6-", "rule-", "rule6-")
 _IPADDR = re.compile(r"IPADDR([0-9]+)\Z")
+_ROUTING_RULE = re.compile(r"ROUTING_RULE(6?)_([0-9]+)\Z")
 _ALIAS_NUMBER = re.compile(r"[0-9A-Za-z_]*\Z")
 _DYNAMIC = ("dhcp", "bootp")
 IPV6_SECONDARY_PREFIX = 64
@@ -164,6 +167,24 @@ class _Reader:
                 self.out.add(Address(device, address, origin=var.origin))
         if config.is_true("IPV6INIT"):
             self._ipv6_secondaries(config, device)
+        self._routing_rules(config, device)
+
+    def _routing_rules(self, config: shellvars.ShellVars, device: str) -> None:
+        """NetworkManager's ``ROUTING_RULE_N`` and ``ROUTING_RULE6_N``, in N's order."""
+        found = [(key, int(match.group(2)), 6 if match.group(1) else 4)
+                 for key in config.variables if (match := _ROUTING_RULE.match(key))]
+        for key, _number, family in sorted(found, key=lambda item: item[1:]):
+            var = config.var(key)
+            if var is None:
+                continue
+            try:
+                if var.expands:
+                    raise ValueError("it uses shell expansion, which nethook does not evaluate")
+                self.out.add(iproute.rule_from_args(var.value.split(), family=family,
+                                                    ifname=device, tables=self.tables,
+                                                    origin=var.origin))
+            except ValueError as exc:
+                self.out.problem(var.origin, f"{key} '{var.value}': {exc}; not kept")
 
     def _indexed(self, config: shellvars.ShellVars) -> List[Tuple[str, shellvars.Var]]:
         """IPADDR, IPADDR0, IPADDR1, ... in expand_config's order and with its stop rule."""

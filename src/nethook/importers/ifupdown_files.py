@@ -2,9 +2,9 @@
 
 * Lines whose first non-blank character is ``#`` are comments (there are no end-of-line
   comments); a line ending in a backslash continues on the next.
-* ``iface``, ``mapping``, ``auto``, ``allow-*``, ``rename``, ``no-auto-down``,
-  ``no-scripts``, ``source`` and ``source-directory`` start a new stanza; other lines are
-  options of the current ``iface`` (or ``mapping``) stanza.
+* ``iface``, ``template`` (ifupdown-ng), ``mapping``, ``auto``, ``allow-*``, ``rename``,
+  ``no-auto-down``, ``no-scripts``, ``source`` and ``source-directory`` start a new
+  stanza; other lines are options of the current ``iface`` (or ``mapping``) stanza.
 * ``source PATTERN`` reads the files the shell pattern matches, in name order;
   ``source-directory DIR`` reads every file in DIR (DIR may be a pattern) whose name
   matches ``^[a-zA-Z0-9_-]+$``, run-parts' rule, so ``eth0.cfg`` or ``eth0~`` there are
@@ -27,15 +27,18 @@ from nethook.model.objects import Origin
 
 INTERFACES = "etc/network/interfaces"
 _RUN_PARTS_NAME = re.compile(r"[a-zA-Z0-9_-]+\Z")
-_STANZA_WORDS = frozenset({"iface", "mapping", "auto", "rename", "no-auto-down", "no-scripts",
-                           "source", "source-directory"})
+_STANZA_WORDS = frozenset({"iface", "template", "mapping", "auto", "rename", "no-auto-down",
+                           "no-scripts", "source", "source-directory"})
 _GLOB_CHARS = frozenset("*?[")
 MAX_DEPTH = 16
 
 
 @dataclass
 class Stanza:
-    """One ``iface NAME FAMILY METHOD [inherits OTHER]`` with its options in order."""
+    """One ``iface NAME [FAMILY METHOD] [inherits OTHER]`` with its options in order.
+
+    ifupdown2 and ifupdown-ng accept ``iface NAME`` alone: family and method are then
+    empty (``use dhcp`` and the addresses say what the interface gets)."""
 
     name: str
     family: str
@@ -43,6 +46,7 @@ class Stanza:
     origin: Origin
     inherits: Optional[str] = None
     options: List[Tuple[str, str, Origin]] = field(default_factory=list)
+    template: bool = False  # ifupdown-ng's `template NAME`: inherited, never brought up
 
     def values(self, key: str) -> List[Tuple[str, Origin]]:
         return [(value, origin) for k, value, origin in self.options if k == key]
@@ -75,6 +79,7 @@ class Reader:
         self.out = out
         self.stanzas: List[Stanza] = []
         self.seen: Set[Path] = set()
+        self.auto: Set[str] = set()  # names on auto and allow-* lines
 
     def read(self, path: Path, depth: int = 0) -> None:
         try:
@@ -106,9 +111,13 @@ class Reader:
     def _stanza(self, word: str, rest: str, origin: Origin, path: Path,
                 depth: int) -> Tuple[Optional[Stanza], bool]:
         """Start a stanza: the iface stanza options now go to, and whether they are ignored."""
-        if word == "iface":
+        if word in ("iface", "template"):  # ifupdown-ng's templates are stanzas too
             stanza = self._iface(rest, origin)
+            if stanza is not None:
+                stanza.template = word == "template"
             return stanza, stanza is None  # a broken stanza's options are not reported again
+        if word == "auto" or word.startswith("allow-"):
+            self.auto.update(rest.split())
         if word in ("source", "source-directory"):
             if depth >= MAX_DEPTH:
                 self.out.problem(origin, f"{word} nested more than {MAX_DEPTH} deep; not read")
@@ -118,16 +127,19 @@ class Reader:
         return None, word == "mapping"
 
     def _iface(self, rest: str, origin: Origin) -> Optional[Stanza]:
+        """``iface NAME [FAMILY METHOD [extra...]] [inherits TEMPLATE]``, as ifupdown, ifupdown2
+        and ifupdown-ng take it: words after the method are ignored (ifup says so and goes
+        on), and ``iface NAME inherits TEMPLATE`` takes family and method from the template."""
         words = rest.split()
         inherits = None
-        if len(words) == 5 and words[3] == "inherits":
-            inherits = words[4]
-            words = words[:3]
-        if len(words) != 3:
-            self.out.problem(origin, f"'iface {rest}' is not 'iface NAME FAMILY METHOD'; "
+        if len(words) >= 3 and words[-2] == "inherits":
+            inherits, words = words[-1], words[:-2]
+        if len(words) == 2 or not words:
+            self.out.problem(origin, f"'iface {rest}' is not 'iface NAME [FAMILY METHOD]'; "
                                      "stanza ignored")
             return None
-        stanza = Stanza(words[0], words[1], words[2], origin, inherits)
+        family, method = (words[1], words[2]) if len(words) >= 3 else ("", "")
+        stanza = Stanza(words[0], family, method, origin, inherits)
         self.stanzas.append(stanza)
         return stanza
 

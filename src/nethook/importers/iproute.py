@@ -8,14 +8,18 @@ reported problem (``ValueError`` with the reason) rather than a different object
 
 Defaults follow ``ip`` itself: an address without a prefix length is a host address, a
 route without ``dev`` goes through the interface whose file declared it, a rule without a
-table looks up main. Abbreviations that ``ip`` accepts for the object and the verb
-(``ip r a``, ``ip addr add``, ``ip ru add``) are accepted too; keywords must be spelt out.
+table looks up main, an IPv6 destination with host bits is masked (the kernel does it).
+Abbreviations are read by iproute2's own rule (its ``matches()``: any leading part of a
+keyword that allows it, tried in iproute2's order), for the object and the verb (``ip r
+a``, ``ip ru add``) and for keywords (``prio``, ``tab``, ``met``, ``pref``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Dict, FrozenSet, List, Optional, Tuple
+import ipaddress
+from collections.abc import Sequence
+from contextlib import suppress
+from typing import Dict, List, Optional, Tuple
 
 from nethook.config import values
 from nethook.config.rt_tables import RouteTables
@@ -38,32 +42,76 @@ _QUIET_OPTIONS = frozenset({"-s", "-stats", "-statistics", "-d", "-details", "-o
                             "-t", "-timestamp", "-h", "-human", "-a", "-all", "-br", "-brief"})
 _FAMILIES = {"inet": 4, "inet6": 6}
 
-# keyword -> field it sets ("" when nethook accepts the keyword and ignores its value)
-_ADDRESS_OPTIONS = {"local": "address", "dev": "dev", "label": "label", "broadcast": "",
-                    "brd": "", "scope": "scope", "valid_lft": "valid_lft",
-                    "preferred_lft": "preferred_lft", "proto": "", "protocol": ""}
-_ADDRESS_UNSUPPORTED = frozenset({"peer", "remote", "anycast", "home", "nodad", "mngtmpaddr",
-                                  "noprefixroute", "autojoin", "metric", "priority",
-                                  "optimistic"})
-_ROUTE_OPTIONS = {"to": "to", "via": "via", "src": "src", "metric": "metric",
-                  "priority": "metric", "preference": "metric", "scope": "scope",
-                  "table": "table", "dev": "dev", "oif": "dev", "proto": "", "protocol": ""}
-_ROUTE_UNSUPPORTED = frozenset({
-    "mtu", "advmss", "hoplimit", "window", "rtt", "rttvar", "cwnd", "initcwnd", "initrwnd",
-    "realms", "nexthop", "nhid", "encap", "expires", "tos", "dsfield", "from", "pref",
-    "ssthresh", "reordering", "features", "quickack", "congctl", "fastopen_no_cookie",
-    "ttl-propagate", "vrf", "lock", "blackhole", "unreachable", "prohibit", "local",
-    "broadcast", "throw", "nat", "anycast", "multicast"})
-_RULE_OPTIONS = {"from": "from", "to": "to", "fwmark": "fwmark", "iif": "iif", "dev": "iif",
-                 "oif": "oif", "priority": "priority", "preference": "priority",
-                 "pref": "priority", "order": "priority", "table": "table", "lookup": "table",
-                 "proto": "", "protocol": ""}
-_RULE_UNSUPPORTED = frozenset({
-    "not", "tos", "dsfield", "realms", "goto", "nat", "map-to", "suppress_prefixlength",
-    "sup_pl", "suppress_ifgroup", "sup_group", "uidrange", "ipproto", "sport", "dport",
-    "l3mdev", "flowlabel", "dscp", "type", "blackhole", "unreachable", "prohibit"})
+# Each command's keywords in the order iproute2 tries them, as (keyword, prefix, field):
+# with ``prefix`` any leading part of the keyword is that keyword, as iproute2's
+# ``matches()`` allows (``prio``, ``tab``, ``met``); otherwise only the whole word is.
+# The first entry that fits a word wins, so ``pref`` is a rule's priority but an IPv6
+# route's router preference. ``field`` is what the value sets: "" when nethook accepts
+# the keyword and ignores its value, UNSUPPORTED when nethook cannot keep what it adds,
+# FLAG for a keyword without a value.
+UNSUPPORTED = "!"
+FLAG = "?"
+POSITIONAL = "@"  # iproute2's last branch: the word that follows, or this word, is the object
+Keywords = Tuple[Tuple[str, bool, str], ...]
+
+_ADDRESS_KEYWORDS: Keywords = (
+    ("peer", False, UNSUPPORTED), ("remote", False, UNSUPPORTED),
+    ("broadcast", True, ""), ("brd", False, ""), ("anycast", False, UNSUPPORTED),
+    ("scope", False, "scope"), ("dev", False, "dev"), ("label", False, "label"),
+    ("metric", True, UNSUPPORTED), ("priority", True, UNSUPPORTED),
+    ("preference", True, UNSUPPORTED),
+    ("valid_lft", True, "valid_lft"), ("preferred_lft", True, "preferred_lft"),
+    *((flag, False, UNSUPPORTED) for flag in (
+        "home", "nodad", "mngtmpaddr", "noprefixroute", "autojoin", "optimistic")),
+    ("proto", False, ""), ("protocol", False, ""), ("local", False, POSITIONAL),
+)
+_ROUTE_KEYWORDS: Keywords = (
+    ("src", False, "src"), ("as", False, UNSUPPORTED), ("via", False, "via"),
+    ("from", False, UNSUPPORTED), ("tos", False, UNSUPPORTED), ("dsfield", True, UNSUPPORTED),
+    ("expires", False, UNSUPPORTED),
+    ("metric", True, "metric"), ("priority", True, "metric"), ("preference", False, "metric"),
+    ("scope", False, "scope"),
+    *((word, False, UNSUPPORTED) for word in ("mtu", "hoplimit", "advmss")),
+    ("reordering", True, UNSUPPORTED), ("rtt", False, UNSUPPORTED),
+    ("rto_min", False, UNSUPPORTED),
+    *((word, True, UNSUPPORTED) for word in (
+        "window", "cwnd", "initcwnd", "initrwnd", "features", "quickack", "congctl",
+        "rttvar", "ssthresh", "realms")),
+    ("onlink", False, FLAG), ("nexthop", False, UNSUPPORTED), ("nhid", False, UNSUPPORTED),
+    ("protocol", True, ""), ("table", True, "table"), ("vrf", True, UNSUPPORTED),
+    ("dev", False, "dev"), ("oif", False, "dev"), ("pref", True, UNSUPPORTED),
+    ("encap", False, UNSUPPORTED), ("ttl-propagate", False, UNSUPPORTED),
+    ("fastopen_no_cookie", True, UNSUPPORTED), ("to", False, POSITIONAL),
+)
+_RULE_KEYWORDS: Keywords = (
+    ("not", False, UNSUPPORTED), ("from", False, "from"), ("to", False, "to"),
+    ("preference", True, "priority"), ("order", True, "priority"),
+    ("priority", True, "priority"),
+    ("tos", False, UNSUPPORTED), ("dsfield", True, UNSUPPORTED), ("fwmark", False, "fwmark"),
+    ("realms", True, UNSUPPORTED), ("protocol", True, ""),
+    ("table", True, "table"), ("lookup", False, "table"),
+    ("suppress_prefixlength", True, UNSUPPORTED), ("sup_pl", False, UNSUPPORTED),
+    ("suppress_ifgroup", True, UNSUPPORTED), ("sup_group", False, UNSUPPORTED),
+    ("dev", False, "iif"), ("iif", False, "iif"), ("oif", False, "oif"),
+    *((word, False, UNSUPPORTED) for word in (
+        "l3mdev", "uidrange", "nat", "ipproto", "sport", "dport", "dscp", "flowlabel")),
+    ("map-to", True, UNSUPPORTED), ("type", False, POSITIONAL),
+)
+# Route and rule types (rtnl_rtntype_a2n); only unicast is a route or rule nethook keeps.
+_TYPES = frozenset({"unicast", "local", "broadcast", "anycast", "multicast", "blackhole",
+                    "unreachable", "prohibit", "throw", "nat", "xresolve"})
+_RULE_ACTIONS = ("goto", "nop")
+
 
 Fields = Dict[str, str]
+
+
+def keyword(word: str, keywords: Keywords) -> Optional[Tuple[str, str]]:
+    """The keyword ``word`` stands for and the field it sets, by iproute2's rule."""
+    for name, prefix, field in keywords:
+        if word == name or (prefix and word and name.startswith(word)):
+            return name, field
+    return None
 
 
 class _Words:
@@ -87,28 +135,46 @@ class _Words:
         return self.next()
 
 
-def _fields(args: Sequence[str], options: Mapping[str, str], unsupported: FrozenSet[str],
-            flags: FrozenSet[str] = frozenset(), positional: str = "") -> Fields:
-    """Keyword arguments by field; the first bare word fills ``positional``."""
-    words, found = _Words(args), {}
+def _last(word: str, explicit: bool, words: _Words, found: Fields, positional: str) -> None:
+    """iproute2's last branch: ``[to|local] [TYPE] ADDRESS`` (route, address) or
+    ``[type] TYPE|goto|nop`` (rule, no ``positional``)."""
+    if explicit:
+        word = words.value(word)
+    if word in _TYPES and (positional != "address"):
+        if word != "unicast":
+            raise ValueError(f"'{word}' is not supported by nethook")
+        if not positional:
+            return
+        word = words.value(word)
+    if not positional:
+        if any(word and action.startswith(word) for action in _RULE_ACTIONS):
+            raise ValueError(f"'{word}' is not supported by nethook")
+        raise ValueError(f"'{word}' is not an argument nethook knows here")
+    if positional in found:
+        raise ValueError(f"'{word}' is not an argument nethook knows here")
+    found[positional] = word
+
+
+def _fields(args: Sequence[str], keywords: Keywords, positional: str = "") -> Fields:
+    """Keyword arguments by field; the rest as iproute2's last branch reads it."""
+    words = _Words(args)
+    found: Fields = {}
     while words:
         word = words.next()
-        if word in options:
-            value = words.value(word)
-            if word == "via" and value in _FAMILIES:
-                value = words.value(word)  # `via inet6 ADDR`
-            field = options[word]
-        elif word in flags:
-            value, field = "yes", word
-        elif word == "unicast":
+        known = keyword(word, keywords)
+        if known is None or known[1] == POSITIONAL:
+            _last(word, known is not None, words, found, positional)
             continue
-        elif word in unsupported:
+        name, field = known
+        if field == UNSUPPORTED:
             raise ValueError(f"'{word}' is not supported by nethook")
-        elif positional and positional not in found:
-            value, field = word, positional
+        if field == FLAG:
+            value, field = "yes", name
         else:
-            raise ValueError(f"'{word}' is not an argument nethook knows here")
-        if field and field in found:
+            value = words.value(word)
+            if name == "via" and value in _FAMILIES:
+                value = words.value(word)  # `via inet6 ADDR`
+        if field in found:
             raise ValueError(f"'{word}' is given twice")
         if field:
             found[field] = value
@@ -142,7 +208,7 @@ def _device(name: str) -> str:
 def address_from_args(args: Sequence[str], *, family: Optional[int],
                       origin: Origin) -> Address:
     """``ip address add`` arguments: ``ADDR[/PREFIX] dev DEV [label LABEL] ...``."""
-    found = _fields(args, _ADDRESS_OPTIONS, _ADDRESS_UNSUPPORTED, positional="address")
+    found = _fields(args, _ADDRESS_KEYWORDS, positional="address")
     if "address" not in found:
         raise ValueError("no address")
     if "dev" not in found:
@@ -167,16 +233,26 @@ def address_from_args(args: Sequence[str], *, family: Optional[int],
     return Address(ifname, interface, label, origin=origin)
 
 
+def destination(text: str) -> IPNetwork:
+    """A route's destination as ``ip route add`` takes it: a plain address is a host route;
+    an IPv6 prefix with host bits is masked, as the kernel does; an IPv4 one is an error,
+    for ``ip`` too."""
+    if ":" in text and "/" in text:
+        with suppress(ValueError):  # values.network says what is wrong with it
+            text = ipaddress.ip_network(text, strict=False).with_prefixlen
+    return values.network(text, host_ok=True)
+
+
 def route_from_args(args: Sequence[str], *, family: Optional[int], ifname: str,
                     tables: RouteTables, origin: Origin) -> Route:
     """``ip route add`` arguments; without ``dev`` the route goes through ``ifname``."""
-    found = _fields(args, _ROUTE_OPTIONS, _ROUTE_UNSUPPORTED, frozenset({"onlink"}), "to")
+    found = _fields(args, _ROUTE_KEYWORDS, "to")
     if "to" not in found:
         raise ValueError("no destination")
     via = values.address(found["via"]) if "via" in found else None
     src = values.address(found["src"]) if "src" in found else None
     to = found["to"]
-    dst_net = None if to in DEFAULT_WORDS else values.network(to, host_ok=True)
+    dst_net = None if to in DEFAULT_WORDS else destination(to)
     versions = [(found[k], a.version) for k, a in (("via", via), ("src", src)) if a is not None]
     if dst_net is not None:
         versions.insert(0, (to, dst_net.version))
@@ -209,7 +285,7 @@ def _selector(found: Fields, key: str) -> Optional[IPNetwork]:
 def rule_from_args(args: Sequence[str], *, family: Optional[int], ifname: str,
                    tables: RouteTables, origin: Origin) -> Rule:
     """``ip rule add`` arguments; the rule is restored with ``ifname``'s state."""
-    found = _fields(args, _RULE_OPTIONS, _RULE_UNSUPPORTED)
+    found = _fields(args, _RULE_KEYWORDS)
     src, dst = _selector(found, "from"), _selector(found, "to")
     version = _family(family, [(found[k], n.version) for k, n in (("from", src), ("to", dst))
                                if n is not None])

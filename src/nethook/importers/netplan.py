@@ -25,6 +25,7 @@ rule with ``type-of-service``, and a file that is not valid YAML.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
@@ -38,6 +39,7 @@ from nethook.config import schema as config_schema
 from nethook.config import values
 from nethook.config.nodes import Value
 from nethook.config.rt_tables import RouteTables
+from nethook.importers import iproute
 from nethook.importers.base import Collector, Imported, is_file, read_text
 from nethook.model.objects import Address, KernelObject, Origin, Route, Rule
 
@@ -112,7 +114,8 @@ def _document(node: Optional[yaml.Node], source: str) -> List[Tuple[str, Value, 
         return []
     network = {str(k.node.value): v for k, v in top["network"].entries()}
     return [(section, key, body) for section in SECTIONS if section in network
-            for key, body in network[section].entries()]
+            for key, body in network[section].entries()
+            if key.node.value != "renderer"]  # a section's own renderer, not a device
 
 
 def _merge(devices: Dict[Tuple[str, str], _Device], section: str, key: Value, body: Value,
@@ -200,11 +203,12 @@ def _address(item: Value, ifname: str, tables: RouteTables) -> Address:
     return Address(ifname, interface, label, origin=origin)
 
 
-def _refuse(item: Value, unsupported: Tuple[str, ...]) -> Value:
-    """``item`` without netplan's ``type: unicast``; keys nethook cannot keep are errors."""
+def _netplan_item(item: Value, unsupported: Tuple[str, ...]) -> Dict[str, yaml.Node]:
+    """``item``'s keys, without netplan's ``type: unicast``; keys nethook cannot keep are
+    errors."""
     if not isinstance(item.node, yaml.MappingNode):
-        return item
-    kept = []
+        raise item.error(f"expected a mapping, got {config_yaml.describe(item.node)}")
+    kept: Dict[str, yaml.Node] = {}
     for key, value in item.entries():
         name = str(key.node.value)
         if name in unsupported:
@@ -214,17 +218,43 @@ def _refuse(item: Value, unsupported: Tuple[str, ...]) -> Value:
                 raise value.error(f"type '{value.string()}' is not supported by nethook "
                                   "(it keeps unicast routes)")
             continue
-        kept.append((key.node, value.node))
-    node = yaml.MappingNode(item.node.tag, kept, item.node.start_mark, item.node.end_mark)
-    return Value(node, item.source, item.path)
+        kept[name] = value.node
+    return kept
+
+
+def _rebuilt(item: Value, fields: Dict[str, yaml.Node]) -> Value:
+    node = item.node
+    pairs = [(yaml.ScalarNode(config_yaml.TAG_STR, name, value.start_mark, value.end_mark),
+              value) for name, value in fields.items()]
+    return Value(yaml.MappingNode(node.tag, pairs, node.start_mark, node.end_mark),
+                 item.source, item.path)
+
+
+def _scalar_like(node: yaml.Node, text: str) -> yaml.ScalarNode:
+    return yaml.ScalarNode(config_yaml.TAG_STR, text, node.start_mark, node.end_mark)
 
 
 def _route(item: Value, ifname: str, tables: RouteTables) -> Route:
-    return config_schema.route_item(_refuse(item, _ROUTE_UNSUPPORTED), ifname, tables)
+    """A route as networkd gets it: ``to`` without a prefix length is a host route
+    (``to: 10.10.10.8`` is 10.10.10.8/32), IPv6 host bits are masked by the kernel."""
+    fields = _netplan_item(item, _ROUTE_UNSUPPORTED)
+    to = fields.get("to")
+    if isinstance(to, yaml.ScalarNode) and to.tag == config_yaml.TAG_STR \
+            and to.value != values.DEFAULT_ROUTE:
+        with suppress(ValueError):  # route_item reports what is wrong, with its key
+            fields["to"] = _scalar_like(to, iproute.destination(to.value).with_prefixlen)
+    return config_schema.route_item(_rebuilt(item, fields), ifname, tables)
 
 
 def _rule(item: Value, ifname: str, tables: RouteTables) -> Rule:
-    return config_schema.rule_item(_refuse(item, _RULE_UNSUPPORTED), ifname, tables)
+    """A rule as networkd gets it: without ``table``, the main table; netplan refuses one
+    with neither ``from`` nor ``to``."""
+    fields = _netplan_item(item, _RULE_UNSUPPORTED)
+    if "from" not in fields and "to" not in fields:
+        raise item.error("a rule needs 'from' or 'to'; netplan refuses it (IP routing "
+                         "policy must include either a 'from' or 'to' IP)")
+    fields.setdefault("table", _scalar_like(item.node, "main"))
+    return config_schema.rule_item(_rebuilt(item, fields), ifname, tables)
 
 
 _READERS: Tuple[Tuple[str, Callable[[Value, str, RouteTables], KernelObject]], ...] = (

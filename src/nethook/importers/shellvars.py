@@ -5,9 +5,11 @@ split with :mod:`shlex` the way the shell would split words (quotes, backslashes
 ``# comments``), a quoted value may run over several lines, and a line ending in a
 backslash continues on the next. A later assignment replaces an earlier one. What is
 not an assignment (a command, ``source other-file``) is reported and skipped; ``export``
-in front of assignments is accepted. A value that would need the shell to expand it
-(``$VAR``, ``${VAR}``, a backquote, outside single quotes) is kept marked, so that the
-reader of that key reports it instead of using the raw text.
+in front of assignments is accepted, and so are several assignments on one line separated
+by ``;`` or ``&&`` (``IPADDR2=10.0.1.5; PREFIX2=24``), which bash runs one after the
+other. A value that would need the shell to expand it (``$VAR``, ``${VAR}``, a backquote,
+outside single quotes) is kept marked, so that the reader of that key reports it instead
+of using the raw text.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from nethook.model.objects import Origin
 _ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)\Z", re.DOTALL)
 _TRUE = frozenset({"y", "yes", "true", "on", "1"})
 _FALSE = frozenset({"n", "no", "false", "off", "0"})
+_SEPARATORS = frozenset({";", "&&"})
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ def parse(text: str, source: str) -> Tuple[ShellVars, List[Problem]]:
         index += 1
         while True:
             try:
-                words = shlex.split(chunk, comments=True)
+                words = _words(chunk)
                 break
             except ValueError:  # a quote still open: the value goes on
                 if index >= len(lines):
@@ -120,16 +123,33 @@ def parse(text: str, source: str) -> Tuple[ShellVars, List[Problem]]:
     return ShellVars(source, variables), problems
 
 
+def _words(chunk: str) -> List[str]:
+    """The shell words of a line; ``;``, ``&&`` and the like stand alone as words."""
+    lexer = shlex.shlex(chunk, posix=True, punctuation_chars=";&|")
+    lexer.whitespace_split = True
+    return list(lexer)
+
+
+def _commands(words: List[str]) -> List[List[str]]:
+    """The simple commands of a line: ``A=1; B=2`` is two, as bash runs it."""
+    commands: List[List[str]] = [[]]
+    for word in words:
+        if word in _SEPARATORS:
+            commands.append([])
+        else:
+            commands[-1].append(word)
+    return [command for command in commands if command] or [[]]
+
+
 def _assign(words: List[str], raw: str, origin: Origin, variables: Dict[str, Var],
             problems: List[Problem]) -> None:
-    if words and words[0] == "export":
-        words = words[1:]
-    matches = [_ASSIGNMENT.match(word) for word in words]
-    if not all(matches):
+    commands = [c[1:] if c and c[0] == "export" else c for c in _commands(words)]
+    matches = [[_ASSIGNMENT.match(word) for word in command] for command in commands]
+    if not all(all(found) for found in matches):
         problems.append(Problem(origin, f"'{raw.strip()}' is not a KEY=VALUE assignment; "
                                         "line ignored"))
         return
     expands = _expands(raw)
-    for match in matches:
+    for match in (m for found in matches for m in found):
         assert match is not None
         variables[match.group(1)] = Var(match.group(2), origin, expands)

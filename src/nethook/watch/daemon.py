@@ -16,9 +16,11 @@ import functools
 import logging
 import os
 import signal
+import subprocess
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Optional
 
+from nethook.base import spawn
 from nethook.base.context import RunContext
 from nethook.base.errors import NethookError
 from nethook.base.optional import DBUS_NEXT, DBUS_NEXT_PACKAGE, is_missing
@@ -298,6 +300,8 @@ class Watcher:
             self.runs += 1
             self.kept.refresh(job.ifname)  # the restore may have consumed the snapshot
             answer = _summary(result)
+            if restored:
+                self._refresh_textfile()
         for waiter in job.waiters:
             if isinstance(waiter, asyncio.Future) and not waiter.done():
                 waiter.set_result(answer)
@@ -305,6 +309,17 @@ class Watcher:
             return
         self._reading(True)
         self._arm()
+
+    def _refresh_textfile(self) -> None:
+        """``metrics: {textfile: DIR}``: node_exporter sees the restore at its next scrape.
+        ``nethook metrics --textfile DIR`` runs detached, as a hook's services check does."""
+        directory = self.assembly.config.metrics_textfile
+        if directory is None:
+            return
+        try:
+            spawn.detached(self.ctx, ("metrics", "--textfile", str(directory)))
+        except (OSError, subprocess.SubprocessError) as exc:
+            log.warning("cannot refresh the metrics in %s: %s", directory, exc)
 
     # -- hooks, on the socket ------------------------------------------------------------
 

@@ -6,7 +6,6 @@ comes from the journal: the runs since it started that added something.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Dict, List, Optional
 
 from nethook.base.context import RunContext
@@ -31,10 +30,10 @@ def report(ctx: RunContext) -> Dict[str, Any]:
 def recent_restores(ctx: RunContext, since: Optional[str], limit: int = RECENT
                     ) -> List[Dict[str, Any]]:
     """The newest journal runs since ``since`` (ISO time) that restored something."""
-    start = _time(since)
+    start = journal.time_of(since)
     found = []
     for entry in journal.entries(ctx.state_dir):
-        stamp = _time(entry.get("time"))
+        stamp = journal.time_of(entry.get("time"))
         applied = [r.get("op") for r in entry.get("results") or []
                    if r.get("status") == "applied"]
         event = entry.get("event") or {}
@@ -44,13 +43,6 @@ def recent_restores(ctx: RunContext, since: Optional[str], limit: int = RECENT
                           "reason": event.get("reason"), "source": event.get("source"),
                           "applied": applied})
     return found[-limit:]
-
-
-def _time(text: Any) -> Optional[datetime]:
-    try:
-        return datetime.fromisoformat(str(text))
-    except ValueError:
-        return None
 
 
 def text(report: Dict[str, Any]) -> str:
