@@ -92,7 +92,8 @@ def schema_keys() -> list[str]:
             *(f"{interface}.routing-policy[].{key}" for key in schema.RULE_KEYS),
             *(f"services.{key}" for key in services.SECTION_KEYS),
             *(f"{daemons}.{key}" for key in services.DAEMON_KEYS),
-            *(f"services.units[].{key}" for key in services.UNIT_KEYS)]
+            *(f"services.units[].{key}" for key in services.UNIT_KEYS),
+            *(f"metrics.{key}" for key in schema.METRICS_KEYS)]
 
 
 def test_every_key_of_the_schema_has_an_entry_with_type_default_and_example() -> None:
