@@ -30,7 +30,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Callable, Optional, Sequence
 
-from lab.dhcp_lab import DhcpLab, Mount, missing_requirements
+from lab.dhcp_lab import DhcpLab, LabError, Mount, missing_requirements
 from lab.nethook_env import DEBIAN_ENTER, DEBIAN_EXIT, NethookDirs, install_shim
 from lab.procs import poll_until
 from lab.watcher import Watcher
@@ -161,15 +161,7 @@ def act_watcher(demo: Demo) -> bool:
 
 def check(demo: Demo) -> bool:
     """``nethook check``; whether it says OK."""
-    done = demo.dirs.command(demo.lab.client_ns, "check")
-    # TOLERATE-MISSING-CHECK: `nethook check` is being written (issue 15). Until it is on
-    # main, a nethook without it is said to be so here rather than failing the demo.
-    # Remove this once `git log main` shows it has landed.
-    if done.returncode == 2 and "invalid choice: 'check'" in done.stderr:
-        print("$ nethook check")
-        note("this nethook has no `check` yet; it is on its way (issue 15)")
-        return True
-    show("nethook check", done)
+    done = demo.nethook("check")
     states = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
     note(f"exit status {done.returncode}: {states.get(done.returncode, 'unexpected')}")
     return done.returncode == 0
@@ -208,7 +200,13 @@ def run(base: Path) -> int:
     return 0 if ok else 1
 
 
+STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def interrupted(signum: int, _frame: Optional[FrameType]) -> None:
+    """The first stop signal unwinds into the cleanup; later ones cannot cut it short."""
+    for stop in STOPS:
+        signal.signal(stop, signal.SIG_IGN)
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
@@ -220,15 +218,18 @@ def main(argv: Sequence[str]) -> int:
     if problem:
         print(f"demo: {problem}; run `make demo` as root", file=sys.stderr)
         return 1
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, interrupted)
+    for stop in STOPS:
+        signal.signal(stop, interrupted)
     base = Path(tempfile.mkdtemp(prefix="nethook-demo-", dir="/tmp"))
     try:
         return run(base)
     except KeyboardInterrupt as exc:
-        print(f"\ndemo: interrupted ({exc or 'SIGINT'}); everything it started is stopped",
+        print(f"\ndemo: interrupted ({exc}); everything it started is stopped",
               file=sys.stderr)
         return 130
+    except LabError as exc:
+        print(f"\ndemo: failed: {exc}\n(everything it started is stopped)", file=sys.stderr)
+        return 1
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -114,6 +114,7 @@ def test_the_demo_shows_hooks_and_the_watcher_restoring() -> None:
                      output), output
     assert "netlink removal eth0: restored 2:" in output
     assert "eth0@if2         UP             10.77.0.11/24 10.77.0.50/24 10.77.0.51/24" in output
+    assert re.search(r"^NETHOOK OK - 4 object\(s\) kept, all present \|", output, re.M), output
     assert "cleaned up:" in output
     assert_nothing_left(namespaces, base)
 
