@@ -28,9 +28,14 @@ ANSIBLE_STAMP  = $(ANSIBLE_VENV)/.nethook-deps
 # What the tests run: ip, dhclient, dnsmasq, ntpd, ifup, ping, unshare/mount, sysctl,
 # xinetd, and a systemd user manager on a private dbus-daemon (the services tests),
 # NetworkManager, systemd-networkd and their dispatchers (the watcher's end-to-end tests).
+# chrony's libraries are here too: chrony itself conflicts with ntpsec, so it is only
+# unpacked (DEBIAN_UNPACKED, into LAB_DEBS) and its chronyd run from there.
 DEBIAN_PACKAGES = iproute2 python3-venv isc-dhcp-client dnsmasq ntpsec ifupdown \
                   iputils-ping util-linux procps xinetd systemd dbus-daemon \
-                  network-manager dnsmasq-base networkd-dispatcher
+                  network-manager dnsmasq-base networkd-dispatcher \
+                  libcap2 libedit2 libgnutls30 libnettle8 libseccomp2
+DEBIAN_UNPACKED = chrony
+LAB_DEBS = .lab/debs
 
 # The non-Python files `make install` installs, as source:destination:mode.
 # A listed source that is missing fails the install; a new file is one more
@@ -60,17 +65,20 @@ INSTALL_FILES += schemas/replay.schema.json:$(DATADIR)/nethook/schemas/replay.sc
 INSTALL_FILES += schemas/snapshot.schema.json:$(DATADIR)/nethook/schemas/snapshot.schema.json:0644
 INSTALL_FILES += schemas/status.schema.json:$(DATADIR)/nethook/schemas/status.schema.json:0644
 
-.PHONY: help deps debian-deps ansible-deps test lint type demo bench install clean \
+.PHONY: help deps debian-deps ansible-deps lab-debs test lint type demo bench install clean \
         packages deb rpm packaging-deps check-versions packages-test
 
 help:
 	@echo 'targets: deps test lint type demo bench install clean'
 	@echo '         packages deb rpm check-versions packages-test'
 
-deps: debian-deps $(STAMP)
+deps: debian-deps lab-debs $(STAMP)
 
 debian-deps:
 	@sh .ci/debian-deps $(DEBIAN_PACKAGES)
+
+lab-debs: debian-deps
+	@sh .ci/debian-unpack $(LAB_DEBS) $(DEBIAN_UNPACKED)
 
 # The venv uses Debian's python, not whatever python3 is first on PATH.
 $(STAMP): setup.cfg pyproject.toml | debian-deps
@@ -147,5 +155,5 @@ packages-test: packages ansible-deps
 
 clean:
 	rm -rf $(VENV) $(ANSIBLE_VENV) .tox build dist src/*.egg-info .pytest_cache .mypy_cache \
-		.ruff_cache
+		.ruff_cache .lab
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

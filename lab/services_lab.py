@@ -1,4 +1,4 @@
-"""Real daemons for the services tests: ntpsec's ntpd and xinetd in a test namespace.
+"""Real daemons for the services tests: ntpsec's ntpd, xinetd and chronyd in a test namespace.
 
 Facts from /work/shared/lab-notes.md, Part 1 section 6:
 
@@ -12,6 +12,11 @@ Facts from /work/shared/lab-notes.md, Part 1 section 6:
   interface #N eth0:0, 10.77.0.50#123`` when the alias goes and ``Listen normally on N
   eth0:0 10.77.0.50:123`` when it is back;
 * SIGHUP is never sent to it.
+
+chronyd is Debian 12's, unpacked by ``make lab-debs`` into .lab/debs/chrony (the chrony
+package conflicts with ntpsec, so it is not installed): it runs with ``-x`` (it never
+touches the clock) and without cap_sys_time too, on its own configuration, pid file and
+command socket.
 
 Every process is started in the test's namespace and stopped by PID (the namespace's own
 cleanup kills what is left, by PID too).
@@ -40,6 +45,7 @@ from nethook.daemons.listeners import Listener
 
 NTPD = "/usr/sbin/ntpd"
 XINETD = "/usr/sbin/xinetd"
+CHRONYD = Path(__file__).resolve().parents[1] / ".lab" / "debs" / "chrony" / "usr/sbin/chronyd"
 SAFE_TIME = ("setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time")
 LEASE, ALIAS, PREFIX = "10.77.0.10", "10.77.0.50", 24
 CHILD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -110,6 +116,30 @@ class Ntpd:
         """A runtime :config, as an administrator (or a test) sends it."""
         done = ns.run(["ntpq", "-a", "1", "-k", str(self.keys), "-c", command, "127.0.0.1"])
         return done.stdout + done.stderr
+
+
+class Chronyd:
+    """One chronyd's files: chrony.conf (its server socket on ``bind``), pid file, socket."""
+
+    def __init__(self, directory: Path, bind: str) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.conf = self.dir / "chrony.conf"
+        self.pid_file = self.dir / "chronyd.pid"
+        self.conf.write_text(f"bindaddress {bind}\nallow\npidfile {self.pid_file}\n"
+                             f"cmdport 0\nbindcmdaddress {self.dir}/chronyd.sock\n"
+                             f"driftfile {self.dir}/drift\nserver 10.77.0.1 iburst\n")
+
+    def argv(self, user: Optional[str] = None) -> list[str]:
+        """chronyd in the foreground, never adjusting the clock; ``user``: drop to it."""
+        return [*SAFE_TIME, str(CHRONYD), "-d", "-x", "-f", str(self.conf),
+                "-u", user or "root"]
+
+    def pid(self) -> Optional[int]:
+        try:
+            return int(self.pid_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
 
 
 def socket_table(ns: Namespace) -> list[Listener]:
@@ -190,3 +220,53 @@ def wait_for_checks(ns: Namespace, dirs: NethookDirs, count: int,
 
 def ntpd_pids(ns: Namespace) -> list[int]:
     return sorted(pid for pid in netns_pids(ns) if _cmdline(pid).startswith(NTPD.encode()))
+
+
+def nethook(ns: Namespace, dirs: NethookDirs, *args: str, root: Optional[str] = None,
+            extra_env: Optional[dict[str, str]] = None) -> subprocess.CompletedProcess[str]:
+    """``nethook ARGS`` in the namespace with only the test's paths in its environment;
+    ``root``: another NETHOOK_ROOT (``/`` for doctor to look at the running daemons)."""
+    env = {"PATH": CHILD_PATH, **dirs.env(), **(extra_env or {}),
+           **({"NETHOOK_ROOT": root} if root else {})}
+    return ns.run(["env", "-i", *(f"{k}={v}" for k, v in env.items()),
+                   sys.executable, "-m", "nethook", *args], check=False)
+
+
+# The services step a run takes (nethook.services.trigger.after_run), on its own: with
+# nothing restored, and the alias present. NETHOOK_* give the paths, argv[1] the address.
+AFTER_RUN = """\
+import ipaddress, os, sys
+from nethook.base.context import RunContext
+from nethook.engine.services_check import watched_settings
+from nethook.model.objects import Address
+from nethook.services import trigger
+ctx = RunContext.from_options(os.environ)
+present = [Address("eth0", ipaddress.ip_interface(sys.argv[1]), "eth0:0")]
+print(trigger.after_run(ctx, "eth0", present, [], watched_settings(ctx)))
+"""
+
+
+def after_run(ns: Namespace, dirs: NethookDirs, address: str,
+              extra_env: Optional[dict[str, str]] = None) -> bool:
+    """Whether the services step of a run that restored nothing started a check."""
+    env = {"PATH": CHILD_PATH, **dirs.env(), **(extra_env or {})}
+    done = ns.run(["env", "-i", *(f"{k}={v}" for k, v in env.items()), sys.executable, "-c",
+                   AFTER_RUN, address])
+    return done.stdout.strip() == "True"
+
+
+def service_rows(ns: Namespace, dirs: NethookDirs, service: str) -> tuple[int, list[Any]]:
+    """``nethook status --json``: its exit status and one service's listeners."""
+    done = nethook(ns, dirs, "status", "--json")
+    found = [s for s in json.loads(done.stdout)["services"] if s["service"] == service]
+    return done.returncode, found[0]["listeners"] if found else []
+
+
+def doctor_findings(ns: Namespace, dirs: NethookDirs, check: str) -> list[dict[str, Any]]:
+    """One check's findings of ``nethook doctor --json`` on the running system (the
+    namespace's daemons; the host's files are only read). A check that could not run
+    fails the test."""
+    data = json.loads(nethook(ns, dirs, "doctor", "--json", root="/").stdout)
+    failed = [c for c in data["could_not_run"] if c["check"] == check]
+    assert failed == [], failed
+    return [f for f in data["findings"] if f["check"] == check]

@@ -80,7 +80,7 @@ def test_renumber_expires_the_lease_and_the_kernel_drops_the_alias(lab: DhcpLab)
     assert reasons[start:start + 3] == ["EXPIRE", "PREINIT", "BOUND"]
     assert (expire.old_ip, expire.new_ip) == (FIRST, None)
     assert (bound.old_ip, bound.new_ip) == (None, SECOND)
-    assert bound.time - expire.time < 2.0
+    assert bound.time > expire.time
     # EXPIRE flushed label eth0; with promote_secondaries=0 the kernel deleted the
     # same-subnet secondary with its primary, and nothing brought it back.
     assert [(a.address, a.label) for a in lab.addresses()] == [(SECOND, "eth0")]

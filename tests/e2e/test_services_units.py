@@ -31,13 +31,17 @@ from lab.services_lab import (
     PREFIX,
     XINETD,
     Ntpd,
+    after_run,
     alias_config,
+    doctor_findings,
     has_address,
     listens,
+    nethook,
     ntpd_pids,
     require,
     require_tools,
     run_hook,
+    service_rows,
     wait_for,
     wait_for_checks,
 )
@@ -49,6 +53,7 @@ from tests.conftest import require_privileged
 pytestmark = [pytest.mark.privileged, pytest.mark.e2e]
 
 ECHO_PORT = 7777
+LOOPBACK_PORT = 7778  # set up after the alias's service: it tells xinetd has tried both
 
 
 @dataclass
@@ -60,6 +65,23 @@ class Lab:
 
     def lose_alias(self) -> None:
         self.net.ns.ip("addr", "del", f"{ALIAS}/{PREFIX}", "dev", "eth0")
+
+    def put_alias_back(self) -> None:
+        """As an administrator (or another tool) would: nethook restores nothing then."""
+        self.net.ns.ip("addr", "add", f"{ALIAS}/{PREFIX}", "dev", "eth0", "label", "eth0:0")
+
+    def deaf_xinetd(self) -> int:
+        """xinetd restarted while the alias was gone, the alias back: its PID. The unit
+        is active as soon as xinetd runs; xinetd sets its services up in the order of its
+        configuration, so once the loopback one listens it has tried the alias's bind,
+        and only then does the alias come back."""
+        self.lose_alias()
+        self.systemd.run_job("RestartUnit", "xinetd.service", "active")
+        assert wait_for(lambda: listens(self.net.ns, "tcp", "127.0.0.1", LOOPBACK_PORT), 10)
+        pid = self.systemd.main_pid("xinetd.service")
+        self.put_alias_back()
+        assert not listens(self.net.ns, "tcp", ALIAS, ECHO_PORT)
+        return pid
 
     def nethook(self, base: Path, services: str) -> NethookDirs:
         dirs = NethookDirs.create(base, config=alias_config(services=services))
@@ -86,6 +108,17 @@ service echo
 	wait		= no
 	user		= root
 	bind		= {ALIAS}
+}}
+service echo
+{{
+	type		= INTERNAL UNLISTED
+	id		= echo-loopback
+	socket_type	= stream
+	protocol	= tcp
+	port		= {LOOPBACK_PORT}
+	wait		= no
+	user		= root
+	bind		= 127.0.0.1
 }}
 """
 
@@ -224,3 +257,52 @@ def test_xinetd_service_on_the_alias_is_reachable_again(lab: Lab, tmp_path: Path
     finally:
         systemd.run_job("StopUnit", "xinetd.service", "inactive")
 
+
+
+XINETD_SERVICES = "services:\n  ntpd: false\n  xinetd: {wait: 1}\n"
+
+
+def test_xinetd_deaf_on_a_present_alias_is_found_and_reloaded(lab: Lab,
+                                                              tmp_path: Path) -> None:
+    """The alias is there, xinetd is deaf on it, and nethook restored nothing: status says
+    MISSING, doctor says the same, and the services step of any run (here on its own, as
+    the engine calls it) verifies and reloads xinetd."""
+    systemd = lab.systemd
+    dirs = lab.nethook(tmp_path / "nethook", XINETD_SERVICES)
+    systemd.run_job("StartUnit", "xinetd.service", "active")
+    try:
+        assert wait_for(lambda: listens(lab.net.ns, "tcp", ALIAS, ECHO_PORT), 10)
+        pid = lab.deaf_xinetd()
+        missing = [{"state": "missing", "listener": f"tcp/{ECHO_PORT}@{ALIAS}", "note": None}]
+        assert service_rows(lab.net.ns, dirs, "xinetd") == (1, missing)
+        [finding] = doctor_findings(lab.net.ns, dirs, "xinetd")
+        assert (finding["code"], finding["summary"]) == (
+            "not-listening", f"xinetd does not listen on tcp/{ECHO_PORT}@{ALIAS} (service echo)")
+
+        assert after_run(lab.net.ns, dirs, f"{ALIAS}/{PREFIX}", systemd.env)
+        [check] = wait_for_checks(lab.net.ns, dirs, 1)
+        [outcome] = check["services"]
+        assert outcome["result"] == "reloaded", check
+        assert systemd.main_pid("xinetd.service") == pid  # reloaded, not restarted
+        assert echo(lab) == "nethook"
+        assert service_rows(lab.net.ns, dirs, "xinetd")[0] == 0
+        assert doctor_findings(lab.net.ns, dirs, "xinetd") == []
+        # and once it listens, a run's services step finds nothing to do
+        assert not after_run(lab.net.ns, dirs, f"{ALIAS}/{PREFIX}", systemd.env)
+    finally:
+        systemd.run_job("StopUnit", "xinetd.service", "inactive")
+
+
+def test_replay_verifies_and_reloads_a_deaf_xinetd(lab: Lab, tmp_path: Path) -> None:
+    systemd = lab.systemd
+    dirs = lab.nethook(tmp_path / "nethook", XINETD_SERVICES)
+    systemd.run_job("StartUnit", "xinetd.service", "active")
+    try:
+        assert wait_for(lambda: listens(lab.net.ns, "tcp", ALIAS, ECHO_PORT), 10)
+        lab.deaf_xinetd()
+        nethook(lab.net.ns, dirs, "replay", "eth0", extra_env=systemd.env)
+        [check] = wait_for_checks(lab.net.ns, dirs, 1, timeout=15)
+        assert check["services"][0]["result"] == "reloaded", check
+        assert echo(lab) == "nethook"
+    finally:
+        systemd.run_job("StopUnit", "xinetd.service", "inactive")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Dict
@@ -43,7 +42,8 @@ interfaces:
       - {address: 10.77.0.50/24, label: "eth0:0"}
       - 192.0.2.7/32
 """
-CAP_NET_ADMIN = 12
+# CAP_NET_ADMIN, CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE (tests/e2e/test_services_caps.py)
+CAP_BOUNDING = (1 << 12) | (1 << 2) | (1 << 19)
 NOT_HERE = ("PrivateTmp=", "ProtectHome=", "ProtectKernelTunables=", "ProtectKernelLogs=",
             "ProtectControlGroups=")
 
@@ -103,7 +103,7 @@ def test_the_shipped_unit_starts_reloads_and_stops_under_systemd(
         manager.run_job("StartUnit", UNIT, "active", timeout=30)  # after READY=1
         pid = manager.main_pid(UNIT)
         status = proc_status(pid)
-        assert int(status["CapBnd"], 16) == 1 << CAP_NET_ADMIN
+        assert int(status["CapBnd"], 16) == CAP_BOUNDING
         assert status["NoNewPrivs"].strip() == "1" and status["Seccomp"].strip() == "2"
         mounts = Path(f"/proc/{pid}/mountinfo").read_text().splitlines()
         root = next(line for line in mounts if line.split()[4] == "/")
@@ -124,9 +124,8 @@ def test_the_shipped_unit_starts_reloads_and_stops_under_systemd(
         lab.ns.ip("addr", "flush", "dev", "eth0")
         assert poll_until(lambda: "192.0.2.8" in addresses(lab), 10.0)
 
-        started = time.monotonic()
         manager.run_job("StopUnit", UNIT, "inactive", timeout=20)
-        assert time.monotonic() - started < 10  # a clean stop, not the stop timeout
+        # a clean stop on SIGTERM ("success"), not systemd's stop timeout ("timeout")
         result = manager.unit_property(UNIT, "Service", "Result")
         assert result.split()[1].strip('"') == "success"
     log = dirs.stderr_log.read_text()

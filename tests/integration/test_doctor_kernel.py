@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
 
 from lab.netns import VethNamespace
+from lab.procs import terminate
+from lab.services_lab import Ntpd, require_tools, wait_for
 from tests.integration.test_cli_kernel import COMMAND, SOURCE_PATH
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "doctor"
@@ -197,22 +198,36 @@ def test_mac_change_read_from_the_namespace_sysfs(lab: VethNamespace, tmp_path: 
 
 
 def test_ntpd_sockets_read_from_the_namespace(lab: VethNamespace, tmp_path: Path) -> None:
+    """The real ntpd, and its own sockets: a stand-in holding port 123 would not do, since
+    doctor asks the process ntpd's pidfile names (it looks at processes on the running
+    system only, so this doctor runs with ``--root /`` and reads ntpd's ``-c`` file).
+
+    ntpd started with ``interface ignore 10.77.0.51``, and the file has since been
+    changed to ``listen``: doctor reads the file, ntpd still has the rules it started with.
+    """
+    require_tools("ntpd", "setpriv")
     lab.ns.ip("addr", "add", "10.77.0.50/24", "dev", "eth0", "label", "eth0:0")
     lab.ns.ip("addr", "add", "10.77.0.51/24", "dev", "eth0", "label", "eth0:1")
-    # stands in for ntpd: bound on the primary and loopback, not on 10.77.0.51
-    listener = lab.ns.spawn([sys.executable, "-c", (
-        "import socket, sys, time\n"
-        "for a in ('127.0.0.1', '10.77.0.10'):\n"
-        "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((a, 123))\n"
-        "    globals()[a] = s\n"
-        "print('ready', flush=True)\n"
-        "time.sleep(60)\n")], stdout=subprocess.PIPE)
-    assert listener.stdout is not None and listener.stdout.readline() == b"ready\n"
-    doctor = Doctor(lab, tmp_path, "ntpd")
-    found = one(doctor.json(status=1), "not-listening")
-    assert found["summary"] == "ntpd is not listening on 10.77.0.51:123 (eth0:1)"
-    assert found["evidence"][1] == {"where": "/proc/net/udp",
-                                    "what": "port 123 is bound on 10.77.0.10, 127.0.0.1"}
+    ntpd = Ntpd(tmp_path / "ntpd")
+    rules = ["interface listen 10.77.0.10", "interface listen 10.77.0.50",
+             "interface listen 127.0.0.1"]
+    ntpd.write_conf([*rules, "interface ignore 10.77.0.51"])
+    proc = lab.ns.spawn(ntpd.argv())
+    try:
+        assert wait_for(lambda: "Listening on routing socket" in ntpd.log_text(), 10)
+        ntpd.write_conf([*rules, "interface listen 10.77.0.51"])
+        doctor = Doctor(lab, tmp_path, "clean")
+        doctor.root = Path("/")
+        data = json.loads(doctor("--json").stdout)
+        assert [c for c in data["could_not_run"] if c["check"] == "ntpd"] == []
+        found = one(data, "not-listening")
+        assert found["summary"] == "ntpd is not listening on 10.77.0.51:123 (eth0:1)"
+        assert found["evidence"][1] == {
+            "where": "/proc/net/udp",
+            "what": f"ntpd (pid {proc.pid}) has port 123 on 0.0.0.0, 10.77.0.10, 10.77.0.50, "
+                    "127.0.0.1, ::, ::1"}
+    finally:
+        terminate(proc)
 
 
 def test_kudzu_fix_stays_in_the_root_and_copies_only_checked_values(

@@ -111,7 +111,7 @@ import logging, os, sys
 sys.modules["dbus_next"] = None
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
 from nethook.base.context import RunContext
-from nethook.services.check import check_pending
+from nethook.engine.services_check import check_pending
 sys.exit(check_pending(RunContext.from_options(os.environ), "eth0"))
 """
 
@@ -142,7 +142,7 @@ def test_the_services_check_names_the_package_and_the_restart_it_could_not_run(
 def test_no_module_needs_it_to_load() -> None:
     """Nothing imports dbus-next before a feature that needs it runs."""
     code = ("import sys; sys.modules['dbus_next'] = None\n"
-            "import nethook.services.check, nethook.adapters.units, nethook.watch.daemon\n"
+            "import nethook.engine.services_check, nethook.adapters.units, nethook.watch.daemon\n"
             "print('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={"PATH": os.environ["PATH"], "PYTHONPATH": str(SRC)},

@@ -64,8 +64,9 @@ def test_a_check_that_cannot_run_exits_2_and_the_others_still_report(tmp_path: P
             "Permission denied") in out
     assert "WARNING  dhclient: dhclient-script runs ping on TIMEOUT" in out  # files only
     data = report("noping", tmp_path, live=Unreadable())
+    # (xinetd's check reads the kernel only when there is an xinetd.conf; this tree has none)
     assert [c["check"] for c in data["could_not_run"]] == ["default-routes", "mac", "policy",
-                                                          "aliases", "xinetd"]
+                                                          "aliases"]
     assert data["exit"] == 2
 
 

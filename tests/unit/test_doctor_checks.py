@@ -25,10 +25,10 @@ from nethook.base.context import RunContext
 from nethook.doctor.inputs import Owner
 from nethook.doctor.run import main
 from tests.unit.test_doctor_live import (
+    FakeDaemons,
     FakeKernel,
     FakeLive,
     address,
-    ip,
     kernel,
     lan,
     route,
@@ -44,6 +44,12 @@ NTP = 123
 SHOP = address("eth0", "10.77.0.50/24", "eth0:0")
 
 
+def ntpd_on(*addresses: str) -> FakeDaemons:
+    """ntpd (pid 100, no -c: the tree's own ntp.conf) with its sockets on port 123."""
+    return FakeDaemons().add("ntpd", 100, ["/usr/sbin/ntpd", "-g"],
+                             [("udp", a, NTP) for a in addresses])
+
+
 def live_of(tree: str) -> FakeLive:
     return LIVES[tree]()
 
@@ -53,7 +59,7 @@ LIVES = {
         lan(aliases=[SHOP], routes=[route("0.0.0.0/0", via="10.77.0.1", table=100)],
             rules=[rule("10.77.0.50/32", 100, 1000)]),
         macs={"eth0": "52:54:00:12:34:56"},
-        sockets={(ip(a), NTP) for a in ("0.0.0.0", "127.0.0.1", "10.77.0.10", "10.77.0.50")}),
+        daemon_state=ntpd_on("0.0.0.0", "127.0.0.1", "10.77.0.10", "10.77.0.50")),
     "debian-gateway": lambda: FakeLive(
         lan(aliases=[address("eth0", "198.51.100.7/24", "eth0:0"),
                      address("eth0", "198.51.100.8/24", "eth0:1")],
@@ -92,10 +98,10 @@ LIVES = {
     "noping": lambda: FakeLive(lan(), macs={"eth0": "52:54:00:12:34:56"}),
     "ntpd": lambda: FakeLive(
         static_lan(aliases=[SHOP, address("eth0", "10.77.0.51/24", "eth0:1")]),
-        sockets={(ip("127.0.0.1"), NTP), (ip("10.77.0.10"), NTP), (ip("::1"), NTP)}),
+        daemon_state=ntpd_on("127.0.0.1", "10.77.0.10", "::1")),
     "ntpd-classic": lambda: FakeLive(
         static_lan(aliases=[SHOP]),
-        sockets={(ip(a), NTP) for a in ("0.0.0.0", "127.0.0.1", "10.77.0.10", "10.77.0.50")}),
+        daemon_state=ntpd_on("0.0.0.0", "127.0.0.1", "10.77.0.10", "10.77.0.50")),
     "xinetd": lambda: FakeLive(static_lan(aliases=[SHOP])),
     "hooks": lambda: FakeLive(lan(), macs={"eth0": "52:54:00:12:34:56"}),
     "self": lambda: FakeLive(static_lan(aliases=[SHOP])),
@@ -392,7 +398,8 @@ def test_ntpd_rules_exclude_a_wanted_alias(tmp_path: Path) -> None:
 def test_ntpd_not_listening_on_an_alias_it_is_configured_for(tmp_path: Path) -> None:
     found = one(report("ntpd", tmp_path), "not-listening")
     assert found["summary"] == "ntpd is not listening on 10.77.0.51:123 (eth0:1)"
-    assert evidence(found)[1] == "/proc/net/udp: port 123 is bound on 10.77.0.10, 127.0.0.1, ::1"
+    assert evidence(found)[1] == ("/proc/net/udp: ntpd (pid 100) has port 123 on 10.77.0.10, "
+                                  "127.0.0.1, ::1")
     assert "reach no socket at all" in found["why"]  # `interface ignore wildcard`
 
 
@@ -411,7 +418,8 @@ def test_update_interval_0_ntpsec_ignores_classic_honours(tmp_path: Path) -> Non
 
 def test_ntpd_not_running_here_is_not_judged(tmp_path: Path) -> None:
     live = live_of("ntpd")
-    live.sockets = {(ip("0.0.0.0"), NTP)}  # chronyd's wildcard socket, say
+    # chronyd's wildcard socket, say, and no ntpd process
+    live.daemon_state = FakeDaemons().add("chronyd", 200, ["chronyd"], [("udp", "0.0.0.0", NTP)])
     assert not findings(report("ntpd", tmp_path, live=live), "not-listening")
 
 

@@ -1,10 +1,11 @@
 """The live port of `nethook doctor`: a fake for the file checks, and the real one's readers.
 
-`FakeLive` answers like `doctor.live.SystemLive` from values a test gives it; `FakeKernel`
-is the Netlink port `--fix` changes the kernel through, over the same state (it deletes
-routes the way the kernel does; tests/integration/test_doctor_kernel.py does it for real).
-The builders below write kernel objects the way the adapter observes them (a lease is
-dynamic; the kernel's subnet route names the primary as src).
+`FakeLive` answers like `doctor.live.SystemLive` from values a test gives it; its daemons
+(`FakeDaemons`) answer like `nethook.daemons.live.ProcLive`. `FakeKernel` is the Netlink port
+`--fix` changes the kernel through, over the same state (it deletes routes the way the
+kernel does; tests/integration/test_doctor_kernel.py does it for real). The builders below
+write kernel objects the way the adapter observes them (a lease is dynamic; the kernel's
+subnet route names the primary as src).
 """
 
 from __future__ import annotations
@@ -14,14 +15,48 @@ import ipaddress
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Set, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
 
-from nethook.doctor.live import SystemLive, parse_proc_net_udp
+from nethook.daemons.listeners import Listener
+from nethook.daemons.live import ProcLive
+from nethook.daemons.processes import Process
+from nethook.doctor.live import SystemLive
 from nethook.model.objects import MAIN_TABLE, Address, IPAddress, Observed, Route, Rule
 from nethook.model.ops import Op, RouteOp, Verb
 from nethook.model.ports import Outcome
 
-Socket = Tuple[IPAddress, int]
+
+@dataclass
+class FakeDaemons:
+    """Daemons and their sockets: each daemon is one process holding its listeners."""
+
+    processes: List[Process] = field(default_factory=list)
+    sockets: Dict[int, List[Listener]] = field(default_factory=dict)  # by pid
+    others: List[Listener] = field(default_factory=list)  # sockets of other programs
+
+    def add(self, comm: str, pid: int, argv: Sequence[str],
+            listening: Iterable[Tuple[str, str, int]]) -> FakeDaemons:
+        """A daemon with ``(proto, address, port)`` sockets."""
+        self.processes.append(Process(pid, comm, tuple(argv), 1))
+        self.sockets[pid] = [Listener(proto, ip(a), port, inode=pid * 100 + n)
+                             for n, (proto, a, port) in enumerate(listening)]
+        return self
+
+    def table(self) -> Sequence[Listener]:
+        return [*self.others, *(s for held in self.sockets.values() for s in held)]
+
+    def running(self, comms: Collection[str]) -> Dict[str, List[Process]]:
+        found: Dict[str, List[Process]] = {}
+        for process in self.processes:
+            if process.comm in comms:
+                found.setdefault(process.comm, []).append(process)
+        return found
+
+    def sockets_of(self, pid: int) -> FrozenSet[int]:
+        return frozenset(s.inode for s in self.sockets.get(pid, []))
+
+    def read_pid(self, path: str) -> Optional[int]:
+        return None
 
 
 @dataclass
@@ -29,7 +64,7 @@ class FakeLive:
     observed_state: Observed = field(default_factory=Observed)
     macs: Dict[str, str] = field(default_factory=dict)
     promote: Dict[str, int] = field(default_factory=dict)
-    sockets: Set[Socket] = field(default_factory=set)
+    daemon_state: Optional[FakeDaemons] = None
     running: Optional[FrozenSet[str]] = None
 
     def observed(self) -> Observed:
@@ -44,8 +79,8 @@ class FakeLive:
             return None
         return self.promote.get(ifname, 0)  # a new namespace starts with 0
 
-    def udp_sockets(self) -> FrozenSet[Socket]:
-        return frozenset(self.sockets)
+    def daemons(self) -> Optional[FakeDaemons]:
+        return self.daemon_state
 
     def processes(self) -> Optional[FrozenSet[str]]:
         return self.running
@@ -142,23 +177,6 @@ def static_lan(*, aliases: Iterable[Address] = ()) -> Observed:
                           route("0.0.0.0/0", via="10.77.0.1")])
 
 
-def test_proc_net_udp_is_read_as_the_kernel_writes_it() -> None:
-    udp = ("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid"
-           "  timeout inode ref pointer drops\n"
-           "  127: 32004D0A:007B 00000000:0000 07 00000000:00000000 00:00000000 00000000"
-           "     0        0 22345 2 0000000000000000 0\n"
-           "  127: 0100007F:007B 00000000:0000 07 00000000:00000000 00:00000000 00000000"
-           "     0        0 22344 2 0000000000000000 0\n")
-    udp6 = ("  sl  local_address                         remote_address                        "
-            "st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n"
-            "  127: 00000000000000000000000001000000:007B 00000000000000000000000000000000:0000"
-            " 07 00000000:00000000 00:00000000 00000000     0        0 22350 2 0 0\n"
-            "  127: B80D0120000000000000000050000000:007B 00000000000000000000000000000000:0000"
-            " 07 00000000:00000000 00:00000000 00000000     0        0 22351 2 0 0\n")
-    assert parse_proc_net_udp(udp) == {(ip("10.77.0.50"), 123), (ip("127.0.0.1"), 123)}
-    assert parse_proc_net_udp(udp6) == {(ip("::1"), 123), (ip("2001:db8::50"), 123)}
-
-
 def test_system_live_reads_proc_and_sys_of_the_namespace(tmp_path: Path) -> None:
     proc, sys_net = tmp_path / "proc", tmp_path / "sys"
     (proc / "sys/net/ipv4/conf/eth0").mkdir(parents=True)
@@ -173,6 +191,8 @@ def test_system_live_reads_proc_and_sys_of_the_namespace(tmp_path: Path) -> None
     live = SystemLive(look_at_processes=True, proc=proc, sys_net=sys_net)
     assert live.promote_secondaries("eth0") == 1
     assert live.promote_secondaries("eth9") is None
-    assert live.udp_sockets() == frozenset({(ip("10.77.0.10"), 123)})
+    daemons = live.daemons()
+    assert isinstance(daemons, ProcLive) and daemons.proc == proc
     assert live.processes() == frozenset({"python3", "networkd-dispatcher"})
     assert SystemLive(look_at_processes=False, proc=proc).processes() is None
+    assert SystemLive(look_at_processes=False, proc=proc).daemons() is None

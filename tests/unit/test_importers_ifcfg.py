@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import List
 
@@ -287,14 +286,10 @@ def test_present(tmp_path: Path) -> None:
     assert ifcfg.present(tmp_path)
 
 
-def test_two_hundred_aliases_from_one_range_file_stay_cheap() -> None:
+def test_two_hundred_aliases_from_one_range_file() -> None:
+    """A hosting range file: 200 aliases from one file (its cost is make bench's)."""
     root = FIXTURES / "hosting-range"
-    tables = load_tables(root)
-    started = time.perf_counter()
-    for _ in range(20):
-        imported = ifcfg.read(root, tables)
-    elapsed = (time.perf_counter() - started) / 20
+    imported = ifcfg.read(root, load_tables(root))
     labels = [getattr(o, "label", None) for o in imported.objects]
     assert labels == [f"eth0:{n}" for n in range(10, 210)]
     assert not imported.problems
-    assert elapsed < 0.05, f"{elapsed * 1000:.1f} ms for one read of 200 aliases"

@@ -11,21 +11,23 @@ from __future__ import annotations
 import ipaddress
 import json
 from pathlib import Path
-from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
+from typing import Callable, Collection, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 import pytest
 
 from nethook.adapters.units import InitScripts
 from nethook.base.context import RunContext
 from nethook.base.errors import StateError
-from nethook.config.services import ListenerSpec
-from nethook.daemons import processes
-from nethook.daemons.listeners import Listener
+from nethook.config.services import DaemonSettings, ListenerSpec, ServicesConfig
+from nethook.daemons.listeners import CannotRead, Listener
+from nethook.daemons.live import ProcLive
+from nethook.daemons.processes import Process
 from nethook.engine import journal
+from nethook.engine.services_check import check_pending
 from nethook.model.objects import Address
 from nethook.model.ports import JobResult, UnitState
 from nethook.services import trigger
-from nethook.services.check import Checker, Ports, check_pending
+from nethook.services.check import Checker, Ports
 from nethook.services.ratelimit import RateLimit
 from nethook.services.watches import DAEMON_COMMS, Remedy, Watch
 
@@ -38,7 +40,8 @@ INIT_D = Path(__file__).resolve().parents[1] / "fixtures" / "services" / "init.d
 
 
 class Daemon:
-    """A daemon, its sockets, and the time it takes to bind: the world the check sees."""
+    """A daemon, its sockets, and the time it takes to bind: the world the check sees
+    (it answers as daemons.live.ProcLive does)."""
 
     def __init__(self, comes_back_after: Optional[float] = None) -> None:
         self.now = 1000.0
@@ -47,6 +50,9 @@ class Daemon:
         self.commands: List[Tuple[str, ...]] = []
         self.ntpq_answer = "Config Succeeded"
         self.ntpq_binds = True
+        self.pid = 4242
+        self.unreadable = False  # its /proc/PID/fd: another user's, without the capabilities
+        self.on_table: Optional[Callable[[], None]] = None
 
     def clock(self) -> float:
         return self.now
@@ -54,13 +60,25 @@ class Daemon:
     def sleep(self, seconds: float) -> None:
         self.now += seconds
 
-    def observe(self) -> Sequence[Listener]:
+    def table_now(self) -> Sequence[Listener]:
+        if self.on_table is not None:
+            self.on_table()
         if self.bind_at is not None and self.now >= self.bind_at:
             self.table = [Listener("udp", ALIAS, 123, inode=7)]
         return list(self.table)
 
-    def owned(self, comm: str) -> FrozenSet[int]:
-        return frozenset({7})
+    def running(self, comms: Collection[str]) -> Dict[str, List[Process]]:
+        if "ntpd" not in comms:
+            return {}
+        return {"ntpd": [Process(self.pid, "ntpd", ("/usr/sbin/ntpd", "-n"), 1)]}
+
+    def sockets_of(self, pid: int) -> FrozenSet[int]:
+        if self.unreadable:
+            raise CannotRead(f"cannot read /proc/{pid}/fd: Permission denied")
+        return frozenset({7}) if pid == self.pid else frozenset()
+
+    def read_pid(self, path: str) -> Optional[int]:
+        return None
 
     def run(self, argv: Sequence[str], timeout: float) -> Tuple[int, str]:
         self.commands.append(tuple(argv))
@@ -69,8 +87,21 @@ class Daemon:
         return 0, self.ntpq_answer
 
     def ports(self, units: Callable[[], object]) -> Ports:
-        return Ports(units=units, observe=self.observe, owned=self.owned,  # type: ignore[arg-type]
-                     run=self.run, clock=self.clock, sleep=self.sleep)
+        return Ports(units=units, live=Live(self), run=self.run,  # type: ignore[arg-type]
+                     clock=self.clock, sleep=self.sleep)
+
+
+class Live:
+    """The daemon, seen through the live port."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        self.running = daemon.running
+        self.sockets_of = daemon.sockets_of
+        self.read_pid = daemon.read_pid
+
+    def table(self) -> Sequence[Listener]:
+        return self.daemon.table_now()
 
 
 class Units:
@@ -91,6 +122,7 @@ class Units:
         self.calls.append(f"try-restart {unit}")
         if self.state == "active":
             self.daemon.bind_at = self.daemon.now + 0.5
+            self.daemon.pid += 1  # a new main process, holding the new socket
         return JobResult(True, f"TryRestartUnit {unit}: job done")
 
     def reload_or_try_restart(self, unit: str) -> JobResult:
@@ -131,6 +163,24 @@ def test_a_socket_of_another_program_does_not_count(tmp_path: Path) -> None:
     check, _ = checker(tmp_path, daemon)
     [outcome] = check.run([ntpd_watch(Remedy("restart"), wait=1)])
     assert outcome.result == "restarted"
+
+
+def test_a_socket_it_cannot_read_is_neither_listening_nor_missing(tmp_path: Path) -> None:
+    daemon = Daemon(comes_back_after=0.5)
+    daemon.unreadable = True
+    check, opened = checker(tmp_path, daemon)
+    [outcome] = check.run([ntpd_watch(wait=1)])
+    assert (outcome.result, outcome.remedies, outcome.missing) == ("could not read", [], [])
+    assert outcome.unknown == "cannot read /proc/4242/fd: Permission denied"
+    assert daemon.commands == [] and opened == []  # no remedy on a guess
+    assert outcome.to_json()["unknown"] == outcome.unknown
+
+
+def test_a_restarted_daemon_is_found_again_by_its_new_process(tmp_path: Path) -> None:
+    daemon = Daemon()
+    check, _ = checker(tmp_path, daemon)
+    [outcome] = check.run([ntpd_watch(Remedy("restart"), wait=1)])
+    assert (outcome.result, daemon.pid) == ("restarted", 4243)
 
 
 def test_not_back_within_the_wait_rebound_through_ntpq(tmp_path: Path) -> None:
@@ -272,17 +322,6 @@ def ctx(tmp_path: Path) -> RunContext:
                       state_dir=tmp_path / "state", run_dir=tmp_path / "run", lock_timeout=5)
 
 
-class Result:
-    """The part of a RunResult the trigger reads."""
-
-    def __init__(self, *addresses: Address) -> None:
-        from nethook.engine.apply import ApplyReport, OpResult, Status
-        from nethook.model.ops import AddressOp, Verb
-
-        self.report = ApplyReport(tuple(OpResult(AddressOp(Verb.ADD, a), Status.APPLIED)
-                                        for a in addresses))
-
-
 def alias(text: str, label: Optional[str] = None) -> Address:
     return Address("eth0", ipaddress.ip_interface(text), label)
 
@@ -294,29 +333,33 @@ def test_a_burst_of_restores_starts_one_check(ctx: RunContext) -> None:
         started.append(ifname)
 
     for text in ("203.0.113.10/24", "203.0.113.11/24", "203.0.113.10/24"):
-        trigger.after_restore(ctx, "eth0", Result(alias(text, "eth0:0")), spawn)  # type: ignore[arg-type]
+        restored = [alias(text, "eth0:0")]
+        trigger.after_run(ctx, "eth0", restored, restored, None, spawn=spawn)
     assert started == ["eth0"]
     assert trigger.take(ctx.run_dir, "eth0") == [alias("203.0.113.10/24", "eth0:0"),
                                                  alias("203.0.113.11/24", "eth0:0")]
     trigger.release(ctx.run_dir, "eth0")
-    trigger.after_restore(ctx, "eth0", Result(alias("203.0.113.12/24")), spawn)  # type: ignore[arg-type]
+    trigger.after_run(ctx, "eth0", [alias("203.0.113.12/24")], [alias("203.0.113.12/24")], None,
+                      spawn=spawn)
     assert started == ["eth0", "eth0"]  # the first check was done: a new one
 
 
 def test_nothing_restored_or_nothing_watched_starts_nothing(ctx: RunContext,
                                                             tmp_path: Path) -> None:
-    if processes.find(set(DAEMON_COMMS.values())):
+    if ProcLive().running(set(DAEMON_COMMS.values())):
         pytest.skip("a watched daemon runs in this network namespace")
     started: List[str] = []
-    assert not trigger.after_restore(ctx, "eth0", Result(), lambda c, i: started.append(i))  # type: ignore[arg-type]
+    assert not trigger.after_run(ctx, "eth0", [], [], None,
+                                 spawn=lambda c, i: started.append(i))
     unwatched = RunContext(root=tmp_path / "root", config=tmp_path / "plain.yaml",
                            state_dir=tmp_path / "s2", run_dir=tmp_path / "r2")
     (tmp_path / "plain.yaml").write_text("version: 1\ninterfaces:\n  eth0:\n"
                                          "    addresses: [203.0.113.10/24]\n")
-    assert not trigger.after_restore(unwatched, "eth0", Result(alias("203.0.113.10/24")),  # type: ignore[arg-type]
-                                     lambda c, i: started.append(i))
+    restored = [alias("203.0.113.10/24")]
+    assert not trigger.after_run(unwatched, "eth0", restored, restored, None,
+                                 spawn=lambda c, i: started.append(i))
     assert started == []
-    assert not trigger.pending_path(unwatched.run_dir, "eth0").exists()
+    assert not (unwatched.run_dir / "services" / "pending" / "eth0").exists()
 
 
 @pytest.mark.parametrize("text, mentions", [
@@ -362,17 +405,19 @@ def test_restores_during_the_wait_join_the_running_check(ctx: RunContext) -> Non
     daemon = Daemon()
     restored_late: Dict[str, bool] = {}
 
-    def observe() -> Sequence[Listener]:
+    def second_restore() -> None:
         if not restored_late:  # a second restore lands while the check waits
             restored_late["yes"] = True
-            trigger.after_restore(ctx, "eth0", Result(alias("203.0.113.11/24")),  # type: ignore[arg-type]
-                                  lambda c, i: pytest.fail("no second check"))
-        return [Listener("tcp", ALIAS, 8080, 3)]
+            late = [alias("203.0.113.11/24")]
+            trigger.after_run(ctx, "eth0", late, late, None,
+                              spawn=lambda c, i: pytest.fail("no second check"))
+
+    daemon.table = [Listener("tcp", ALIAS, 8080, 3)]
+    daemon.on_table = second_restore
 
     trigger.append(ctx.run_dir, "eth0", [alias("203.0.113.10/24")])
     assert trigger.claim(ctx.run_dir, "eth0")
     ports = daemon.ports(lambda: pytest.fail("no unit manager needed"))
-    ports.observe = observe
     check_pending(ctx, "eth0", ports)
     [entry] = [e for e in journal.entries(ctx.state_dir) if "services_check" in e]
     assert entry["services_check"]["addresses"] == ["203.0.113.10/24", "203.0.113.11/24"]
@@ -405,3 +450,67 @@ def test_init_scripts_run_only_on_the_live_system(tmp_path: Path) -> None:
     result = scripts.try_restart("ntpsec.service")
     assert result == JobResult(False, f"not running init script ntpsec: the root is {tmp_path}, "
                                       "and scripts run only on the live system")
+
+
+# --- the services step of every run: verify what is present, then remedy --------------
+
+def run_ctx(tmp_path: Path) -> RunContext:
+    return RunContext(root=tmp_path / "root", config=tmp_path / "none.yaml",
+                      state_dir=tmp_path / "state", run_dir=tmp_path / "run")
+
+
+def test_a_deaf_daemon_on_a_present_address_starts_a_check(tmp_path: Path) -> None:
+    """Nothing restored (the address never went), ntpd deaf on it: verify, queue, spawn."""
+    daemon = Daemon()
+    ctx, started = run_ctx(tmp_path), []
+    present = [alias("203.0.113.10/24", "eth0:0")]
+    assert trigger.after_run(ctx, "eth0", present, [], ServicesConfig(), live=Live(daemon),
+                             spawn=lambda c, i: started.append(i))
+    assert started == ["eth0"]
+    assert trigger.take(ctx.run_dir, "eth0") == present
+
+
+def test_a_listening_daemon_starts_nothing(tmp_path: Path) -> None:
+    daemon = Daemon(comes_back_after=0)
+    ctx = run_ctx(tmp_path)
+    assert not trigger.after_run(ctx, "eth0", [alias("203.0.113.10/24", "eth0:0")], [],
+                                 ServicesConfig(), live=Live(daemon),
+                                 spawn=lambda c, i: pytest.fail("nothing to check"))
+    assert trigger.take(ctx.run_dir, "eth0") == []
+
+
+def test_sockets_it_cannot_read_start_nothing_and_say_so(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    daemon = Daemon()
+    daemon.unreadable = True
+    assert not trigger.after_run(run_ctx(tmp_path), "eth0", [alias("203.0.113.10/24")], [],
+                                 ServicesConfig(), live=Live(daemon),
+                                 spawn=lambda c, i: pytest.fail("nothing to check"))
+    assert "ntpd: cannot tell whether it listens on udp/123@203.0.113.10: cannot read " \
+           "/proc/4242/fd: Permission denied" in caplog.text
+
+
+def test_no_watched_daemon_and_no_units_reads_no_daemon_configuration(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What every hook pays when nothing is watched: one look at /proc, nothing parsed."""
+    from nethook.services import setups
+
+    def no_parsing(*args: object) -> None:
+        pytest.fail("a daemon's configuration was read")
+
+    for name in ("ntpd_setup", "chrony_setup", "xinetd_setup"):
+        monkeypatch.setattr(setups, name, no_parsing)
+    daemon = Daemon()
+    settings = ServicesConfig(ntpd=DaemonSettings(False, 5))  # ntpd runs, but is not watched
+    assert not trigger.after_run(run_ctx(tmp_path), "eth0", [alias("203.0.113.10/24")],
+                                 [alias("203.0.113.10/24")], settings, live=Live(daemon),
+                                 spawn=lambda c, i: pytest.fail("nothing to check"))
+
+
+def test_restored_addresses_are_queued_without_looking(tmp_path: Path) -> None:
+    daemon = Daemon(comes_back_after=0)  # listening already: the check will see it
+    ctx, started = run_ctx(tmp_path), []
+    restored = [alias("203.0.113.10/24")]
+    assert trigger.after_run(ctx, "eth0", restored, restored, ServicesConfig(),
+                             live=Live(daemon), spawn=lambda c, i: started.append(i))
+    assert trigger.take(ctx.run_dir, "eth0") == restored

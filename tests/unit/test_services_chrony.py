@@ -10,7 +10,7 @@ import ipaddress
 from pathlib import Path
 
 from nethook.daemons import chrony
-from nethook.services.watches import read_under
+from nethook.services.setups import read_under
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "services" / "chrony"
 IP = ipaddress.ip_address

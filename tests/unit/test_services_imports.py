@@ -37,3 +37,23 @@ def test_choosing_init_scripts_imports_nothing_heavy(tmp_path: Path) -> None:
     code = (f"from pathlib import Path\nfrom nethook.adapters.units import open_units\n"
             f"print(open_units(Path('{tmp_path}')).kind)")
     assert heavy_after(code) == ""
+
+
+# services/ is policy only; daemons/ reads. Neither reaches up into the engine, the
+# watcher or the command line (imports point down: cli, watch -> engine -> services).
+LAYERS = {"services": ("nethook.engine", "nethook.watch", "nethook.cli", "nethook.doctor"),
+          "daemons": ("nethook.engine", "nethook.watch", "nethook.cli", "nethook.doctor",
+                      "nethook.services")}
+
+
+def test_services_and_daemons_import_only_downwards() -> None:
+    import ast
+
+    wrong = []
+    for package, forbidden in LAYERS.items():
+        for path in sorted((SRC / "nethook" / package).glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                wrong += [f"{path.name}: {n}" for n in names if n.startswith(forbidden)]
+    assert wrong == []

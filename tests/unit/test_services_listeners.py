@@ -110,4 +110,15 @@ def test_socket_inodes_of_a_process(tmp_path: Path) -> None:
     (fd / "3").symlink_to("socket:[922956]")
     (fd / "4").symlink_to("/var/log/ntpsec/ntp.log")
     (fd / "5").symlink_to("socket:[922953]")
-    assert listeners.socket_inodes([4242, 4243], tmp_path) == {922956, 922953}
+    assert listeners.socket_inodes(4242, tmp_path) == {922956, 922953}
+    assert listeners.socket_inodes(4243, tmp_path) == frozenset()  # it has ended
+
+
+def test_descriptors_it_cannot_read_are_not_none(tmp_path: Path) -> None:
+    """Descriptors that cannot be listed (the real case, another user's /proc/PID/fd without
+    the capabilities, is tests/e2e/test_services_caps.py; here: not a directory) are an
+    error, never "no sockets"."""
+    (tmp_path / "4242").mkdir()
+    (tmp_path / "4242" / "fd").write_text("")
+    with pytest.raises(listeners.CannotRead, match=r"cannot read .*/4242/fd: Not a directory"):
+        listeners.socket_inodes(4242, tmp_path)

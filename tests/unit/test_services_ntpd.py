@@ -17,7 +17,8 @@ import pytest
 from nethook.daemons import ntpd
 from nethook.daemons.ntpd import Command, NtpSetup, parse_command
 from nethook.model.objects import Address
-from nethook.services.watches import _name_of, read_under
+from nethook.services.setups import ntp_name as _name_of
+from nethook.services.setups import read_under
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "services" / "ntp" / "ntp.conf"
 IP = ipaddress.ip_address
@@ -109,10 +110,11 @@ def test_ntpd_names_an_ipv4_address_by_its_label() -> None:
 @pytest.mark.parametrize("argv, expected", [
     # Debian's ntp-systemd-wrapper: -p, then -c /etc/ntpsec/ntp.conf, then NTPD_OPTS, -u
     (["/usr/sbin/ntpd", "-p", "/run/ntpd.pid", "-c", "/etc/ntpsec/ntp.conf", "-g", "-N",
-      "-u", "ntpsec:ntpsec"], Command(config="/etc/ntpsec/ntp.conf")),
+      "-u", "ntpsec:ntpsec"], Command(config="/etc/ntpsec/ntp.conf", pidfile="/run/ntpd.pid")),
     # ... and an administrator's own -c in NTPD_OPTS, which comes later and wins
     (["/usr/sbin/ntpd", "-p", "/run/ntpd.pid", "-c", "/etc/ntpsec/ntp.conf", "-c",
-      "/srv/ntp.conf", "-u", "ntpsec:ntpsec"], Command(config="/srv/ntp.conf")),
+      "/srv/ntp.conf", "-u", "ntpsec:ntpsec"], Command(config="/srv/ntp.conf",
+                                                    pidfile="/run/ntpd.pid")),
     (["ntpd", "-gc/etc/ntp.conf", "-nL"], Command(config="/etc/ntp.conf", novirtual=True)),
     (["ntpd", "--configfile=/a.conf", "--keyfile", "/k", "--interface", "eth0", "-Ieth1"],
      Command(config="/a.conf", interfaces=("eth0", "eth1"), keys="/k")),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from nethook.config.services import ListenerSpec
 from nethook.daemons import xinetd
-from nethook.services.watches import names_under, read_under
+from nethook.services.setups import names_under, read_under
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "services" / "xinetd"
 IP = ipaddress.ip_address
@@ -112,12 +112,16 @@ service echo
     socket_type = stream
     bind = 192.0.2.4
 """)
-    assert [s.listener.describe() for s in setup.services] == ["tcp/7@192.0.2.3"]
+    # A service without a port still binds its address (doctor checks that), but its
+    # socket cannot be told: the services check leaves it out.
+    assert [s.listener.describe() for s in setup.services] == ["tcp/0@192.0.2.1",
+                                                                "tcp/7@192.0.2.3"]
+    assert [s.name for s in setup.bound_to([IP("192.0.2.1"), IP("192.0.2.3")])] == ["echo"]
     assert setup.problems == (
         "/x.conf:12: 'bind = 192.0.2.33': expected '{' after service echo; skipped",
         "/x.conf:17: service echo: no closing '}'; ignored",
         "/x.conf:1: service nosuch: no port (neither 'port =' nor nosuch/tcp in "
-        "/etc/services); not checked",
+        "/etc/services); its socket is not checked",
         "/x.conf:6: service echo: no tcp or udp protocol (socket_type raw)",
     )
 

@@ -67,10 +67,13 @@ class FakeWatcher:
         server.remove_socket(self.run_dir)
 
 
-def test_without_a_watcher_a_hook_does_not_even_connect(run_dir: Path) -> None:
-    started = time.monotonic()
+def test_without_a_watcher_a_hook_does_not_even_connect(run_dir: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_connect(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a hook connected although no watcher socket exists")
+
+    monkeypatch.setattr(client, "call", no_connect)
     assert client.forward(run_dir, EVENT) is None
-    assert time.monotonic() - started < 0.05
 
 
 def test_a_running_watcher_takes_the_event(run_dir: Path) -> None:
@@ -95,7 +98,9 @@ def test_a_hung_watcher_costs_a_hook_the_bound_and_no_more(run_dir: Path) -> Non
         started = time.monotonic()
         assert client.forward(run_dir, EVENT) is None
         elapsed = time.monotonic() - started
-    assert client.REPLY_TIMEOUT <= elapsed < client.REPLY_TIMEOUT + 0.15
+    # At least the bound (the hook waited for an answer); the upper limit only tells a
+    # wait that stops from one that hangs with the watcher (5 s), not a speed.
+    assert client.REPLY_TIMEOUT <= elapsed < 4.0
 
 
 def test_a_snapshot_is_waited_for_longer(run_dir: Path) -> None:

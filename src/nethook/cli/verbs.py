@@ -238,7 +238,7 @@ def watch(args: argparse.Namespace, ctx: RunContext) -> Output:
 
 
 def services_check(args: argparse.Namespace, ctx: RunContext) -> Output:
-    from nethook.services.check import check_pending
+    from nethook.engine.services_check import check_pending
 
     ifname = interface(args)
     assert ifname is not None

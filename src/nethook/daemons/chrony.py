@@ -1,10 +1,13 @@
 """chronyd: its server socket, and the ``chronyc onoffline`` its own hooks run.
 
 chronyd binds its NTP server socket to the wildcard unless ``bindaddress`` names an address
-(one per family), and binds it once, at start: it never rescans. A socket bound to an alias
-survives the alias going away (the kernel keeps the binding), so only a chronyd that started
-or restarted while the alias was gone lacks it, and only a restart fixes that. ``port 0``
-means no server socket at all. After routes change, chrony's own dispatcher hooks run
+(one per family), and binds it once, at start: it never rescans. chrony 4.3 (Debian 12)
+binds with IP_FREEBIND, so even a chronyd that started while the alias was gone has its
+socket on it, and serves as soon as the alias is back (checked with the real one,
+tests/e2e/test_services_live.py); an older chronyd that failed to bind needs a restart,
+which is what nethook does when the socket is missing. ``port 0`` means no server socket
+at all. The daemon is the process ``pidfile`` names (chronyd's privileged helper, a child
+of it, has the same name). After routes change, chrony's own dispatcher hooks run
 ``chronyc onoffline`` (sources are set online or offline by whether a route reaches them);
 nethook runs it after every restore.
 """
@@ -24,6 +27,7 @@ from nethook.model.objects import IPAddress
 COMM = "chronyd"
 PORT = 123
 DEFAULT_CONFIGS = ("/etc/chrony/chrony.conf", "/etc/chrony.conf")
+PIDFILES = ("/run/chrony/chronyd.pid", "/var/run/chrony/chronyd.pid", "/var/run/chronyd.pid")
 UNITS = ("chrony.service", "chronyd.service")
 INIT_SCRIPTS = ("chrony", "chronyd")
 ONOFFLINE = ("chronyc", "onoffline")
@@ -40,6 +44,7 @@ class ChronySetup:
     files: Tuple[str, ...] = ()
     problems: Tuple[str, ...] = ()
     unreadable: Optional[str] = None
+    pidfile: Optional[str] = None  # the pidfile directive, if any
 
 
 def config_from_command(argv: Sequence[str]) -> Optional[str]:
@@ -59,7 +64,7 @@ def load(path: str, read: Reader, listing: Lister) -> ChronySetup:
     loader.file(path, 0)
     bind = tuple(loader.bind[family] for family in (4, 6) if family in loader.bind)
     return ChronySetup(bind, loader.port, tuple(loader.files), tuple(loader.problems),
-                       loader.unreadable)
+                       loader.unreadable, loader.pidfile)
 
 
 class _Loader(IncludingLoader):
@@ -68,6 +73,7 @@ class _Loader(IncludingLoader):
         self.listing = listing
         self.bind: Dict[int, IPAddress] = {}
         self.port = PORT
+        self.pidfile: Optional[str] = None
 
     def missing_include(self, path: str) -> Optional[str]:
         return None  # chronyd itself says nothing of a missing include
@@ -86,6 +92,8 @@ class _Loader(IncludingLoader):
                 self.problems.append(f"{where}: bindaddress {args[0]}: not an IP address")
                 return
             self.bind[address.version] = address
+        elif keyword == "pidfile" and args:
+            self.pidfile = args[0]
         elif keyword == "port" and args and args[0].isdigit():
             self.port = int(args[0])
         elif keyword in ("include", "confdir") and args:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import FrozenSet, List, Literal, Tuple
@@ -96,20 +95,31 @@ def read(proc: Path = PROC) -> Tuple[Listener, ...]:
     return tuple(found)
 
 
-def socket_inodes(pids: Iterable[int], proc: Path = PROC) -> FrozenSet[int]:
-    """The inodes of the sockets the given processes hold (gone processes hold none)."""
+class CannotRead(ObserveError):
+    """A daemon's sockets could not be read (another user's /proc/PID/fd without
+    CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE): neither "listening" nor "not listening"."""
+
+
+def socket_inodes(pid: int, proc: Path = PROC) -> FrozenSet[int]:
+    """The inodes of the sockets process ``pid`` holds; none once it has ended.
+
+    CannotRead when its descriptors cannot be read: never "it holds no socket".
+    """
+    fd_dir = proc / str(pid) / "fd"
+    try:
+        names = os.listdir(fd_dir)
+    except (FileNotFoundError, ProcessLookupError):
+        return frozenset()
+    except OSError as exc:
+        raise CannotRead(f"cannot read {fd_dir}: {exc.strerror}") from None
     inodes = set()
-    for pid in pids:
-        fd_dir = proc / str(pid) / "fd"
+    for name in names:
         try:
-            names = os.listdir(fd_dir)
-        except OSError:
-            continue
-        for name in names:
-            try:
-                target = os.readlink(fd_dir / name)
-            except OSError:
-                continue
-            if target.startswith("socket:[") and target.endswith("]"):
-                inodes.add(int(target[8:-1]))
+            target = os.readlink(fd_dir / name)
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # closed meanwhile
+        except OSError as exc:
+            raise CannotRead(f"cannot read {fd_dir / name}: {exc.strerror}") from None
+        if target.startswith("socket:[") and target.endswith("]"):
+            inodes.add(int(target[8:-1]))
     return frozenset(inodes)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
@@ -40,6 +40,7 @@ from nethook.model.objects import IPAddress, IPNetwork, Origin
 COMM = "ntpd"
 PORT = 123
 DEFAULT_CONFIGS = ("/etc/ntpsec/ntp.conf", "/etc/ntp.conf")
+PIDFILES = ("/run/ntpd.pid", "/var/run/ntpd.pid")  # Debian's wrapper and RHEL's -p
 UNITS = ("ntp.service", "ntpsec.service", "ntpd.service")
 INIT_SCRIPTS = ("ntp", "ntpsec", "ntpd")
 ACTIONS = ("listen", "ignore", "drop")
@@ -52,7 +53,8 @@ _SHORT_WITH_ARG = set("cDfiIklpPrstuUw")
 _LONG_WITH_ARG = {"configfile", "set-debug-level", "driftfile", "jaildir", "interface",
                   "keyfile", "logfile", "pidfile", "priority", "propagationdelay", "statsdir",
                   "trustedkey", "user", "uinterval", "var", "dvar", "wait-sync"}
-_LONG_TO_SHORT = {"configfile": "c", "interface": "I", "keyfile": "k", "novirtualips": "L"}
+_LONG_TO_SHORT = {"configfile": "c", "interface": "I", "keyfile": "k", "novirtualips": "L",
+                  "pidfile": "p"}
 
 
 
@@ -63,6 +65,7 @@ class NicRule:
     action: str  # listen, ignore or drop
     target: str  # as written: all, ipv4, ipv6, wildcard, an address, a prefix or a name
     origin: Optional[Origin] = None
+    line: str = field(default="", compare=False)  # the line as written
 
     @property
     def network(self) -> Optional[IPNetwork]:
@@ -95,6 +98,7 @@ class NicRule:
 class Decision:
     action: str  # listen, ignore or drop
     why: str  # the rule that decided, or ntpd's default that did
+    rule: Optional[NicRule] = field(default=None, compare=False)  # None: a default decided
 
 
 @dataclass(frozen=True)
@@ -108,11 +112,12 @@ class NtpSetup:
     files: Tuple[str, ...] = ()  # every file read
     problems: Tuple[str, ...] = ()  # lines not understood (ntpd rejects them too)
     unreadable: Optional[str] = None  # a file that exists but could not be read
+    restricted: Tuple[Tuple[str, Origin, str], ...] = ()  # restrict lines: address, where, line
 
     def decide(self, address: IPAddress, name: str) -> Decision:
         for rule in reversed(self.rules):
             if rule.matches(address, name):
-                return Decision(rule.action, rule.describe())
+                return Decision(rule.action, rule.describe(), rule)
         if address.is_loopback:
             return Decision("listen", "ntpd listens on loopback addresses by default")
         if self.novirtual and ":" in name:
@@ -136,11 +141,12 @@ class Command:
     interfaces: Tuple[str, ...] = ()  # every -I
     novirtual: bool = False
     keys: Optional[str] = None
+    pidfile: Optional[str] = None  # the last -p
 
 
 def parse_command(argv: Sequence[str]) -> Command:
     """ntpd's argv (as in /proc/PID/cmdline), read like its getopt_long reads it."""
-    config, keys, novirtual = None, None, False
+    config, keys, pidfile, novirtual = None, None, None, False
     interfaces: List[str] = []
     args = list(argv[1:])
     while args:
@@ -154,9 +160,11 @@ def parse_command(argv: Sequence[str]) -> Command:
                 interfaces.append(value)
             elif option == "k":
                 keys = value
+            elif option == "p":
+                pidfile = value
             elif option == "L":
                 novirtual = True
-    return Command(config, tuple(interfaces), novirtual, keys)
+    return Command(config, tuple(interfaces), novirtual, keys, pidfile)
 
 
 def _options(arg: str, rest: List[str]) -> List[Tuple[str, Optional[str]]]:
@@ -193,13 +201,13 @@ def parse_conf(text: str, source: str) -> Tuple[List[Tuple[str, List[str], Origi
     return directives, problems
 
 
-def interface_rule(args: Sequence[str], origin: Origin) -> NicRule:
+def interface_rule(args: Sequence[str], origin: Origin, line: str = "") -> NicRule:
     """``interface``/``nic`` arguments: ACTION TARGET; ValueError when they are not that."""
     if len(args) != 2 or args[0].lower() not in ACTIONS:
         raise ValueError(f"{origin}: 'interface {' '.join(args)}': expected "
                          "interface listen|ignore|drop all|ipv4|ipv6|wildcard|NAME|ADDRESS")
     target = args[1].lower() if args[1].lower() in CLASSES else args[1]
-    return NicRule(args[0].lower(), target, origin)
+    return NicRule(args[0].lower(), target, origin, line)
 
 
 def load(path: str, read: Reader, command: Command = Command()) -> NtpSetup:
@@ -211,7 +219,8 @@ def load(path: str, read: Reader, command: Command = Command()) -> NtpSetup:
     state.keys = command.keys
     state.file(path, 0)
     return NtpSetup(tuple(state.rules), command.novirtual, state.keys, state.controlkey,
-                    tuple(state.files), tuple(state.problems), state.unreadable)
+                    tuple(state.files), tuple(state.problems), state.unreadable,
+                    tuple(state.restricted))
 
 
 class _Loader(IncludingLoader):
@@ -220,6 +229,8 @@ class _Loader(IncludingLoader):
         self.rules: List[NicRule] = []
         self.keys: Optional[str] = None
         self.controlkey: Optional[int] = None
+        self.restricted: List[Tuple[str, Origin, str]] = []
+        self.line = ""  # the line being read, as written
 
     def missing_include(self, path: str) -> Optional[str]:
         return f"includefile {path}: no such file (ntpd skips it too)"
@@ -227,16 +238,20 @@ class _Loader(IncludingLoader):
     def parse(self, text: str, path: str, depth: int) -> None:
         directives, problems = parse_conf(text, path)
         self.problems.extend(problems)
+        lines = text.splitlines()
         for keyword, args, origin in directives:
+            self.line = lines[origin.line - 1].strip()
             self.directive(keyword, args, origin, path, depth)
 
     def directive(self, keyword: str, args: List[str], origin: Origin, path: str,
                   depth: int) -> None:
         if keyword in ("interface", "nic"):
             try:
-                self.rules.append(interface_rule(args, origin))
+                self.rules.append(interface_rule(args, origin, self.line))
             except ValueError as exc:
                 self.problems.append(str(exc))
+        elif keyword == "restrict" and args:
+            self.restricted.append((args[0], origin, self.line))
         elif keyword == "keys" and args:
             self.keys = args[0]
         elif keyword == "controlkey" and args and args[0].isdigit():

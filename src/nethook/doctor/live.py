@@ -6,9 +6,10 @@ applier (doctor.fixes), like every other change nethook makes.
 Everything live comes from the current network namespace: the rtnetlink state through
 nethook's adapter (the only netlink reader), the per-namespace sysctls under
 ``/proc/sys/net``, MAC addresses from ``/sys/class/net`` (``ip netns exec`` mounts the
-namespace's own sysfs), bound UDP sockets from ``/proc/net/udp`` and ``udp6``, which are
-the current namespace's too. Processes are looked at only when doctor inspects the
-running system (``--root /``): under another root they belong to another machine.
+namespace's own sysfs), and the daemons of this namespace with their sockets through
+:mod:`nethook.daemons.live`, the port the services check and ``nethook status`` read
+too. Processes are looked at only when doctor inspects the running system (``--root /``):
+under another root they belong to another machine.
 
 Files under ``--root`` are not live state; checks read them themselves. Tests give the
 file checks a fake of this port (tests/unit/test_doctor_live.py).
@@ -16,15 +17,14 @@ file checks a fake of this port (tests/unit/test_doctor_live.py).
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Dict, FrozenSet, List, Mapping, Optional, Protocol, Set, Tuple
+from typing import Dict, FrozenSet, List, Mapping, Optional, Protocol, Set
 
-from nethook.model.objects import IPAddress, Observed
+from nethook.daemons.live import DaemonsLive, ProcLive
+from nethook.model.objects import Observed
 
-Socket = Tuple[IPAddress, int]
 PROC = Path("/proc")
 SYS_NET = Path("/sys/class/net")
 NO_MAC = "00:00:00:00:00:00"
@@ -44,8 +44,9 @@ class Live(Protocol):
         """net.ipv4.conf.IFNAME.promote_secondaries in this namespace; None: no such link."""
         ...
 
-    def udp_sockets(self) -> FrozenSet[Socket]:
-        """The local (address, port) of every UDP socket in this namespace."""
+    def daemons(self) -> Optional[DaemonsLive]:
+        """This namespace's daemons and their sockets; None when doctor does not look
+        (another root)."""
         ...
 
     def processes(self) -> Optional[FrozenSet[str]]:
@@ -91,15 +92,8 @@ class SystemLive:
         except FileNotFoundError:
             return None
 
-    def udp_sockets(self) -> FrozenSet[Socket]:
-        sockets: Set[Socket] = set()
-        for name in ("udp", "udp6"):
-            try:
-                text = (self._proc / "net" / name).read_text(encoding="ascii")
-            except FileNotFoundError:  # udp6 is absent when IPv6 is off
-                continue
-            sockets.update(parse_proc_net_udp(text))
-        return frozenset(sockets)
+    def daemons(self) -> Optional[DaemonsLive]:
+        return ProcLive(self._proc) if self._look_at_processes else None
 
     def processes(self) -> Optional[FrozenSet[str]]:
         if not self._look_at_processes:
@@ -121,20 +115,3 @@ def _program_names(entry: Path) -> List[str]:
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return []
     return [comm, *(os.path.basename(w.decode(errors="replace")) for w in argv if w)]
-
-
-def parse_proc_net_udp(text: str) -> Set[Socket]:
-    """The local addresses of ``/proc/net/udp`` or ``udp6``.
-
-    ``0100007F:007B`` is 127.0.0.1:123: the address is the kernel's 32-bit words in host
-    (little-endian) order, four of them for IPv6; the port is plain hex.
-    """
-    sockets: Set[Socket] = set()
-    for line in text.splitlines()[1:]:
-        fields = line.split()
-        if len(fields) < 2 or ":" not in fields[1]:
-            continue
-        address, port = fields[1].split(":")
-        words = [bytes.fromhex(address[i:i + 8])[::-1] for i in range(0, len(address), 8)]
-        sockets.add((ipaddress.ip_address(b"".join(words)), int(port, 16)))
-    return sockets

@@ -1,101 +1,83 @@
 """Check 6: ntpd and the alias addresses it should serve.
 
-* ``interface listen|ignore|drop`` rules (``nic`` is the same) that exclude an alias the
-  administrator evidently wants served: a ``listen`` rule names its device (ntpd matches
-  names against the address label, ``eth0:0``, not ``eth0``) or a ``restrict`` line names
-  the address. The last rule that matches decides, as in ntpd; no rule means listen.
+* ``interface listen|ignore|drop`` rules (``nic`` is the same) that exclude an alias: read
+  and decided by :mod:`nethook.daemons.ntpd`, exactly as the services check decides them
+  (ntpd's own semantics, checked with the real ntpsec: the last matching rule wins; with
+  any rule in place an address no rule names is ignored; ``all`` leaves loopback alone).
+  The finding is a warning when the administrator evidently wants the alias served (a
+  ``listen`` rule names its device, whereas ntpd matches the label ``eth0:0``, or a
+  ``restrict`` line names the address), else informational.
 * ``-U 0`` in the daemon's options: classic ntpd then never rescans its interfaces, not
   even on netlink events, and never binds a restored alias again; ntpsec 1.2.2 ignores
   ``-U`` (lab notes §6). ``-L`` (``--novirtualips``) skips every alias.
-* ntpd running in this network namespace (bound to some address on port 123) but not on
-  an alias that is present and that its rules give it (``/proc/net/udp``, ``udp6``).
+* ntpd running in this network namespace but its main process holding no socket on an
+  alias that is present and that its rules give it: the same verdict ``nethook status``
+  prints (:func:`nethook.services.status.assess_daemon`), so the two never disagree.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import shlex
-from dataclasses import dataclass
-from fnmatch import fnmatchcase
-from typing import List, Optional, Sequence, Tuple
+from functools import partial
+from typing import Callable, List, Optional, Sequence, Tuple
 
+from nethook.base.errors import ObserveError
+from nethook.config.services import ServicesConfig
+from nethook.daemons import ntpd
+from nethook.daemons.live import DaemonsLive
+from nethook.daemons.processes import Process
 from nethook.doctor.findings import Evidence, Finding, Severity
 from nethook.doctor.inputs import Inspection
 from nethook.importers import shellvars
-from nethook.model.objects import Address, IPAddress, Origin
+from nethook.model.objects import Address, Origin
+from nethook.services import setups
+from nethook.services.setups import NtpVerdict, ntp_name
+from nethook.services.status import missing_now
+from nethook.services.watches import command_line
 
 CHECK = "ntpd"
-NTP_PORT = 123
-CONFIGS = ("etc/ntpsec/ntp.conf", "etc/ntp.conf")
+NTP_PORT = ntpd.PORT
 # (file, variable, daemon): the daemon's options, as its init script or unit reads them
 OPTIONS = (("etc/default/ntpsec", "NTPD_OPTS", "ntpsec"),
            ("etc/default/ntp", "NTPD_OPTS", "ntpd"),
            ("etc/sysconfig/ntpd", "OPTIONS", "ntpd"))
-_ACTIONS = frozenset({"listen", "ignore", "drop"})
-_GENERIC = frozenset({"all", "ipv4", "ipv6", "wildcard"})
-_WILDCARDS = frozenset({ipaddress.ip_address("0.0.0.0"), ipaddress.ip_address("::")})
-
-
-@dataclass(frozen=True)
-class InterfaceRule:
-    action: str
-    match: str
-    origin: Origin
-    line: str
-
-    def matches(self, ip: IPAddress, name: str) -> bool:
-        word = self.match.lower()
-        if word in _GENERIC:
-            return word == "all" or word == f"ipv{ip.version}"
-        try:
-            return ip in ipaddress.ip_network(self.match, strict=False)
-        except ValueError:
-            return fnmatchcase(name.lower(), word)
-
-
-@dataclass(frozen=True)
-class NtpConfig:
-    rules: Tuple[InterfaceRule, ...]
-    restricted: Tuple[Tuple[str, Origin, str], ...]  # (address word, where, line)
-
-    def decision(self, ip: IPAddress, name: str) -> Optional[InterfaceRule]:
-        """The last rule that matches; None: no rule does, and ntpd listens."""
-        found = None
-        for rule in self.rules:
-            if rule.matches(ip, name):
-                found = rule
-        return found
+_GENERIC = frozenset(ntpd.CLASSES)
+Shown = Callable[[Optional[Origin]], Origin]  # a file as doctor names it (under --root)
 
 
 def check(inspection: Inspection) -> List[Finding]:
-    config = _config(inspection)
     options = _options(inspection)
-    if config is None and not options:
-        return []
+    live = inspection.live.daemons()
+    found = live.running({ntpd.COMM}).get(ntpd.COMM, []) if live is not None else []
+    settings = _settings(inspection)
+    setup, prefix = setups.ntpd_setup(inspection.root, settings.ntpd.config,
+                                      _command(found, options), live_command=bool(found))
+    if setup.unreadable:
+        raise ObserveError(setup.unreadable)
     findings = [f for option in options for f in _option_findings(*option)]
-    if config is None:
+    if not setup.files:
         return findings
+    shown = partial(setups.shown_under, prefix)
     aliases = _aliases(inspection)
-    for address in aliases:
-        excluded = _excluded(config, address)
-        if excluded is not None:
-            findings.append(excluded)
-    return findings + _not_listening(inspection, config, aliases, options)
+    for verdict in setups.ntpd_verdicts(setup, aliases):
+        if not verdict.serves and not _novirtual_default(verdict):
+            findings.append(_excluded(setup, verdict, shown))
+    if live is not None and found:
+        findings += _not_listening(inspection, settings, setup, aliases, options, live, shown)
+    return findings
 
 
-def _config(inspection: Inspection) -> Optional[NtpConfig]:
-    rules, restricted, found = [], [], False
-    for relative in CONFIGS:
-        text = inspection.text(relative)
-        found = found or text is not None
-        for number, raw in enumerate((text or "").splitlines(), start=1):
-            words = raw.split("#", 1)[0].split()
-            origin = Origin(str(inspection.path(relative)), number)
-            if len(words) >= 3 and words[0] in ("interface", "nic") and words[1] in _ACTIONS:
-                rules.append(InterfaceRule(words[1], words[2], origin, raw.strip()))
-            elif len(words) >= 2 and words[0] == "restrict":
-                restricted.append((words[1], origin, raw.strip()))
-    return NtpConfig(tuple(rules), tuple(restricted)) if found else None
+def _settings(inspection: Inspection) -> ServicesConfig:
+    config = inspection.config
+    return config.services if config is not None else ServicesConfig()
+
+
+def _command(found: Sequence[Process], options: List[Option]) -> ntpd.Command:
+    """The running ntpd's command line; else what its options file adds to it."""
+    if found:
+        return ntpd.parse_command(command_line(found))
+    words = options[0][3] if options else []
+    return ntpd.parse_command(["ntpd", *words])
 
 
 Option = Tuple[str, str, Origin, List[str]]  # (daemon, the line, where, its words)
@@ -164,67 +146,73 @@ def _aliases(inspection: Inspection) -> List[Address]:
                   key=lambda a: (a.ifname, a.family, a.interface))
 
 
-def _ntp_name(address: Address) -> str:
-    """The name ntpd gives the address: its label for IPv4 (getifaddrs), else the device."""
-    if address.family == 4 and address.label:
-        return address.label
-    return address.ifname
+def _novirtual_default(verdict: NtpVerdict) -> bool:
+    """-L decided, not a rule: the novirtualips finding says it already."""
+    return verdict.decision.rule is None and verdict.decision.why.startswith("-L")
 
 
-def _excluded(config: NtpConfig, address: Address) -> Optional[Finding]:
-    ip, name = address.interface.ip, _ntp_name(address)
-    rule = config.decision(ip, name)
-    if rule is None or rule.action == "listen":
-        return None
+def _excluded(setup: ntpd.NtpSetup, verdict: NtpVerdict, shown: Shown) -> Finding:
+    address, rule = verdict.address, verdict.decision.rule
+    ip, name = address.interface.ip, ntp_name(address)
     wanted: List[Evidence] = []
-    if rule.match not in (str(ip), name):  # a rule naming the alias itself is deliberate
-        wanted += [Evidence.at(r.origin, r.line) for r in config.rules
-                   if r.action == "listen" and r.match.lower() not in _GENERIC
+    if rule is None or rule.target not in (str(ip), name):  # naming the alias is deliberate
+        wanted += [Evidence.at(shown(r.origin), r.line) for r in setup.rules
+                   if r.action == "listen" and r.target.lower() not in _GENERIC
                    and r.matches(ip, address.ifname)]
-        wanted += [Evidence.at(where, line) for word, where, line in config.restricted
+        wanted += [Evidence.at(shown(where), line) for word, where, line in setup.restricted
                    if word == str(ip)]
+    if rule is not None:
+        decided = Evidence.at(shown(rule.origin), f"{rule.line}   <- the last rule matching {ip}")
+        after = shown(rule.origin)
+    else:
+        last = setup.rules[-1]
+        decided = Evidence.at(shown(last.origin), f"{last.line}   <- no rule matches {ip}; "
+                                                  "with rules in place ntpd ignores it")
+        after = shown(last.origin)
     device = (f"; ntpd matches interface names against the address label {name}, not "
               f"{address.ifname}" if name != address.ifname else "")
     return Finding(
         CHECK, "alias-excluded", Severity.WARNING if wanted else Severity.INFO,
-        f"ntpd's rules {rule.action} {ip} ({name})",
-        (Evidence.at(rule.origin, f"{rule.line}   <- the last rule matching {ip}"), *wanted),
+        f"ntpd's rules {verdict.decision.action} {ip} ({name})", (decided, *wanted),
         f"ntpd opens no socket that answers on {ip}, so NTP clients using it get no time"
         f"{device}",
-        f"add `interface listen {ip}` after line {rule.origin.line} of {rule.origin.source} "
+        f"add `interface listen {ip}` after line {after.line} of {after.source} "
         "(the last matching rule wins)" if wanted else
         f"nothing, if {ip} is not meant to serve time; else add `interface listen {ip}` "
-        f"after line {rule.origin.line} of {rule.origin.source}")
+        f"after line {after.line} of {after.source}")
 
 
-def _not_listening(inspection: Inspection, config: NtpConfig, aliases: List[Address],
-                   options: List[Option]) -> List[Finding]:
-    bound = {ip for ip, port in inspection.live.udp_sockets() if port == NTP_PORT}
-    running = inspection.live.processes()
-    if not bound - _WILDCARDS or (running is not None and "ntpd" not in running):
-        return []  # ntpd does not run in this network namespace
-    blind = [r for r in config.rules if r.match == "wildcard" and r.action != "listen"]
+def _not_listening(inspection: Inspection, settings: ServicesConfig, setup: ntpd.NtpSetup,
+                   aliases: List[Address], options: List[Option], live: DaemonsLive,
+                   shown: Shown) -> List[Finding]:
+    watch, missing = missing_now(inspection.root, settings, "ntpd", aliases, live)
+    if watch is None:
+        return []
+    owned = live.sockets_of(watch.pid) if watch.pid is not None else frozenset()
+    bound = sorted({str(e.address) for e in live.table()
+                    if e.proto == "udp" and e.port == NTP_PORT and e.inode in owned})
+    blind = [r for r in setup.rules if r.target == "wildcard" and r.action != "listen"]
     rescans_off = [(o, line) for _daemon, line, o, words in options if _update_zero(words)]
     findings = []
-    for address in aliases:
-        ip, name = address.interface.ip, _ntp_name(address)
-        rule = config.decision(ip, name)
-        if ip in bound or (rule is not None and rule.action != "listen"):
+    for verdict in setups.ntpd_verdicts(setup, aliases):
+        if verdict.listener.describe() not in missing:
             continue
-        nowhere = ", ".join(sorted(str(b) for b in bound))
+        address, ip = verdict.address, verdict.address.interface.ip
         evidence = [Evidence(f"ip -{address.family} address", address.describe()),
-                    Evidence("/proc/net/udp", f"port {NTP_PORT} is bound on {nowhere}")]
-        evidence += [Evidence.at(r.origin, r.line) for r in (rule, *blind) if r is not None]
+                    Evidence("/proc/net/udp", f"ntpd (pid {watch.pid}) has port {NTP_PORT} "
+                                              f"on {', '.join(bound) or 'no address'}")]
+        evidence += [Evidence.at(shown(r.origin), r.line)
+                     for r in (verdict.decision.rule, *blind) if r is not None]
         evidence += [Evidence.at(o, line) for o, line in rescans_off]
         where = "no socket at all" if blind else "only the wildcard socket, where ntpd drops them"
         findings.append(Finding(
             CHECK, "not-listening", Severity.WARNING,
-            f"ntpd is not listening on {ip}:{NTP_PORT} ({name})", tuple(evidence),
+            f"ntpd is not listening on {ip}:{NTP_PORT} ({ntp_name(address)})", tuple(evidence),
             f"NTP requests to {ip} reach {where}, so clients that use this address get no "
             "time",
             "ntpd binds a new address about 2 s after it appears; if it came back longer "
-            "ago, its rescans are off (-U 0 on classic ntpd): restart ntpd (`systemctl "
-            "restart ntpsec`, `ntp` or `ntpd`), or make it rescan with `ntpq -c ':config "
-            f"interface listen {ip}'` and the control key"))
+            "ago, its rescans are off (-U 0 on classic ntpd): `nethook replay "
+            f"{address.ifname}` has nethook verify and remedy it, or restart ntpd "
+            "(`systemctl restart ntpsec`, `ntp` or `ntpd`), or make it rescan with "
+            f"`ntpq -c ':config interface listen {ip}'` and the control key"))
     return findings
-

@@ -1,80 +1,76 @@
-"""Check 7: xinetd services bound to an address no interface has.
+"""Check 7: xinetd services bound to an address no interface has, or deaf on one it has.
 
 xinetd binds each service's socket when it starts or reloads. A ``bind =`` (or its
 synonym ``interface =``) address that is missing then makes the bind fail, and the
 service stays down even after the address comes back, until the next reload.
 
-Read as xinetd reads them: ``/etc/xinetd.conf``, then every ``includedir`` (files whose
-names hold a dot or end in ``~`` are skipped, as xinetd skips them); ``/etc/xinetd.d``
-alone when there is no xinetd.conf. A ``defaults`` block's ``bind`` applies to the
-services without their own; ``disable = yes`` and ``defaults``' ``disabled`` list turn
-services off, and those are not checked.
+The configuration is read by :mod:`nethook.daemons.xinetd`, the reader the services check
+uses, as xinetd reads it (its ``-f``, else ``/etc/xinetd.conf``; ``include`` and
+``includedir``, relative paths from xinetd's working directory; ``defaults``' ``bind``,
+``disabled`` and ``enabled`` by service id). Two findings:
+
+* ``bind-missing``: an enabled service is bound to an address no interface has;
+* ``not-listening``: xinetd runs in this network namespace and its main process holds no
+  socket for a service whose address is present: the verdict ``nethook status`` prints
+  (:func:`nethook.services.status.assess_daemon`), so the two never disagree.
 """
 
 from __future__ import annotations
 
-import ipaddress
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Dict, List, Optional, Set, Tuple
+from functools import partial
+from typing import Callable, List, Optional, Sequence
 
-from nethook.base.files import entry_names
+from nethook.base.errors import ObserveError
+from nethook.config.services import ServicesConfig
+from nethook.daemons import xinetd
+from nethook.daemons.live import DaemonsLive
+from nethook.daemons.xinetd import BoundService, XinetdSetup
 from nethook.doctor.findings import Evidence, Finding, Severity
 from nethook.doctor.inputs import Inspection
-from nethook.importers.base import is_file, read_text
-from nethook.model.objects import IPAddress, Origin
+from nethook.model.objects import Address, Origin
+from nethook.services import setups
+from nethook.services.status import missing_now
+from nethook.services.watches import command_line
 
 CHECK = "xinetd"
-CONF = "etc/xinetd.conf"
-CONF_DIR = "etc/xinetd.d"
-_BIND = frozenset({"bind", "interface"})
-
-Setting = Tuple[str, Origin, str]  # (value, where, the line)
-
-
-@dataclass
-class Block:
-    kind: str  # "service" or "defaults"
-    name: str
-    origin: Origin
-    settings: Dict[str, Setting] = field(default_factory=dict)
+Shown = Callable[[Optional[Origin]], Origin]
 
 
 def check(inspection: Inspection) -> List[Finding]:
-    blocks = _blocks(inspection)
-    defaults = [b for b in blocks if b.kind == "defaults"]
-    default_bind = next((d.settings[k] for d in reversed(defaults) for k in _BIND
-                         if k in d.settings), None)
-    disabled: Set[str] = {name for d in defaults if "disabled" in d.settings
-                          for name in d.settings["disabled"][0].split()}
-    present = {a.interface.ip for a in inspection.live.observed().addresses}
-    findings = []
-    for service in (b for b in blocks if b.kind == "service"):
-        bind = next((service.settings[k] for k in _BIND if k in service.settings),
-                    default_bind)
-        off = service.settings.get("disable", ("no", service.origin, ""))[0].lower()
-        if bind is None or off == "yes" or service.name in disabled:
-            continue
-        address = _address(bind[0])
-        if address is not None and not address.is_unspecified and address not in present:
-            findings.append(_missing(service, bind, address))
+    live = inspection.live.daemons()
+    found = live.running({xinetd.COMM}).get(xinetd.COMM, []) if live is not None else []
+    config = inspection.config
+    settings = config.services if config is not None else ServicesConfig()
+    setup, prefix = setups.xinetd_setup(inspection.root, settings.xinetd.config,
+                                         command_line(found) if found else (),
+                                         live_command=bool(found))
+    if setup is None:
+        return []
+    if setup.unreadable:
+        raise ObserveError(setup.unreadable)
+    shown = partial(setups.shown_under, prefix)
+    present = sorted(inspection.live.observed().addresses,
+                     key=lambda a: (a.ifname, a.family, a.interface))
+    ips = {a.interface.ip for a in present}
+    findings = [_missing(s, shown) for s in setup.services if s.address not in ips]
+    if live is not None and found:
+        findings += _not_listening(inspection, settings, setup, present, live, shown)
     return findings
 
 
-def _address(text: str) -> Optional[IPAddress]:
-    try:
-        return ipaddress.ip_address(text.strip())
-    except ValueError:
-        return None  # a host name: xinetd resolves it, nethook does not guess
+def _evidence(service: BoundService, shown: Shown) -> List[Evidence]:
+    origin, line = service.bind
+    return [Evidence.at(shown(origin), line),
+            Evidence.at(shown(service.origin), f"service {service.name}")]
 
 
-def _missing(service: Block, bind: Setting, address: IPAddress) -> Finding:
-    _value, origin, line = bind
+def _missing(service: BoundService, shown: Shown) -> Finding:
+    address = service.address
+    origin = shown(service.bind[0])
     return Finding(
         CHECK, "bind-missing", Severity.WARNING,
         f"xinetd service {service.name} binds to {address}, which no interface has",
-        (Evidence.at(origin, line), Evidence.at(service.origin, f"service {service.name}"),
-         Evidence("ip address", f"no interface has {address}")),
+        (*_evidence(service, shown), Evidence("ip address", f"no interface has {address}")),
         "xinetd binds a service's socket when it starts or reloads: with the address "
         "missing the bind fails ('Cannot assign requested address') and the service stays "
         "down, even after the address comes back, until the next reload",
@@ -83,42 +79,30 @@ def _missing(service: Block, bind: Setting, address: IPAddress) -> Finding:
         f"{origin.line} of {origin.source}")
 
 
-def _files(inspection: Inspection) -> List[Path]:
-    conf = inspection.path(CONF)
-    if not is_file(conf):
-        return _directory(inspection.path(CONF_DIR))
-    files = [conf]
-    for line in (read_text(conf) or "").splitlines():
-        words = line.split("#", 1)[0].split()
-        if len(words) == 2 and words[0] == "includedir":
-            files += _directory(inspection.root / words[1].lstrip("/"))
-    return files
+def _not_listening(inspection: Inspection, settings: ServicesConfig, setup: XinetdSetup,
+                   present: Sequence[Address], live: DaemonsLive,
+                   shown: Shown) -> List[Finding]:
+    watch, missing = missing_now(inspection.root, settings, "xinetd", present, live)
+    if watch is None:
+        return []
+    by_ip = {a.interface.ip: a for a in present}
+    return [_deaf(s, by_ip[s.address], watch.pid, shown)
+            for s in setup.bound_to(list(by_ip)) if s.listener.describe() in missing]
 
 
-def _directory(directory: Path) -> List[Path]:
-    return [directory / n for n in entry_names(directory)
-            if "." not in n and not n.endswith("~") and is_file(directory / n)]
+def _deaf(service: BoundService, address: Address, pid: Optional[int],
+          shown: Shown) -> Finding:
+    listener = service.listener.describe()
+    table = f"/proc/net/{service.listener.proto}"
+    return Finding(
+        CHECK, "not-listening", Severity.WARNING,
+        f"xinetd does not listen on {listener} (service {service.name})",
+        (*_evidence(service, shown), Evidence(f"ip -{address.family} address",
+                                              address.describe()),
+         Evidence(table, f"xinetd (pid {pid}) has no socket on {listener}")),
+        f"xinetd (re)started or reloaded while {service.address} was missing, so the "
+        "bind failed; the address is back, but xinetd binds only when it starts or "
+        "reloads, and the service stays deaf until then",
+        f"`nethook replay {address.ifname}` (nethook verifies the service, then reloads "
+        "xinetd), or `systemctl reload xinetd`")
 
-
-def _blocks(inspection: Inspection) -> List[Block]:
-    blocks: List[Block] = []
-    for path in _files(inspection):
-        pending: Optional[Block] = None
-        current: Optional[Block] = None
-        for number, raw in enumerate((read_text(path) or "").splitlines(), start=1):
-            words = raw.split("#", 1)[0].split()
-            origin = Origin(str(path), number)
-            if not words:
-                continue
-            if current is None and words[0] in ("service", "defaults"):
-                pending = Block(words[0], " ".join(words[1:2]) or "defaults", origin)
-                words = words[2 if words[0] == "service" else 1:]
-            if pending is not None and words[:1] == ["{"]:
-                current, pending = pending, None
-                blocks.append(current)
-                words = words[1:]
-            if current is not None and words[:1] == ["}"]:
-                current = None
-            elif current is not None and len(words) >= 3 and words[1] in ("=", "+=", "-="):
-                current.settings[words[0]] = (" ".join(words[2:]), origin, raw.strip())
-    return blocks

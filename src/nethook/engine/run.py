@@ -30,7 +30,8 @@ from nethook.engine import coalesce, journal, ownership, snapshot, snapshot_file
 from nethook.engine.desired import Assembly, assemble
 from nethook.engine.reconcile import NetlinkFactory, RunResult, open_kernel, reconcile
 from nethook.events import Event, Kind
-from nethook.model.objects import KernelObject
+from nethook.model.objects import Address, KernelObject
+from nethook.model.ops import Verb
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def restore(ctx: RunContext, event: Event, *, dry_run: bool = False, replay: boo
                        open_netlink=open_netlink)
     if result is not None and not dry_run:
         settle_snapshots(ctx, assembly, result, withhold)
-        _services_step(ctx, event.ifname, result)
+        services_step(ctx, assembly, event.ifname, result)
     return result
 
 
@@ -83,8 +84,8 @@ def apply_all(ctx: RunContext, assembly: Assembly, event: Event, *, prune: bool,
     assert result is not None  # only a coalesced hook run returns None
     if not dry_run:
         settle_snapshots(ctx, assembly, result)
-        if event.ifname is not None:
-            _services_step(ctx, event.ifname, result)
+        for ifname in sorted(assembly.interfaces):
+            services_step(ctx, assembly, ifname, result)
     return result
 
 
@@ -98,11 +99,20 @@ def settle_snapshots(ctx: RunContext, assembly: Assembly, result: RunResult,
             log.debug("%s: snapshot restored in full, consumed", name)
 
 
-def _services_step(ctx: RunContext, ifname: str, result: RunResult) -> None:
-    """Daemons bound to what came back are checked by a detached process."""
+def services_step(ctx: RunContext, assembly: Assembly, ifname: str,
+                  result: RunResult) -> None:
+    """Daemons that must listen on the interface's addresses: verified now, and checked by
+    a detached process when one is deaf or an address came back (services.trigger)."""
     from nethook.services import trigger
 
-    trigger.after_restore(ctx, ifname, result)
+    missing = set(result.missing)
+    present = [a for a in assembly.desired.addresses
+               if a.ifname == ifname and a not in missing]
+    restored = [r.op.target for r in result.report.applied
+                if isinstance(r.op.target, Address) and r.op.verb is not Verb.DELETE
+                and r.op.target.ifname == ifname]
+    settings = assembly.config.services if assembly.error is None else None
+    trigger.after_run(ctx, ifname, present, restored, settings)
 
 
 def take_snapshot(ctx: RunContext, event: Event, *,

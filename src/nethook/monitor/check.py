@@ -61,12 +61,13 @@ def evaluate(facts: Facts) -> Result:
                     + (f" ({a.reason})" if a.reason else "") for a in missing)
     deaf = tuple(f"{s.service}: not listening on {row.listener}" for s in facts.deaf
                  for row in s.rows if row.state == "MISSING")
+    deaf += tuple(f"{s.service}: its sockets could not be read: {s.unknown}"
+                  for s in facts.deaf if s.unknown)
     if missing:
         return Result(Status.CRITICAL, _missing_summary(facts), perfdata, details + deaf)
     if deaf:
-        return Result(Status.WARNING, f"{len(deaf)} listener(s) missing: "
-                      + ", ".join(line.split(": not listening on ")[1] for line in deaf[:SHOWN])
-                      + (", ..." if len(deaf) > SHOWN else ""), perfdata, deaf)
+        return Result(Status.WARNING, "; ".join(deaf[:SHOWN])
+                      + ("; ..." if len(deaf) > SHOWN else ""), perfdata, deaf)
     kept = len(facts.assessments)
     where = f" on {facts.scope}" if facts.scope else ""
     summary = (f"{kept} object(s) kept{where}, all present" if kept

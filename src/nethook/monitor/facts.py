@@ -44,7 +44,8 @@ class Facts:
 
     @property
     def deaf(self) -> Tuple[ServiceStatus, ...]:
-        return tuple(s for s in self.services if s.missing)
+        """Watched services not heard on every kept address: missing, or unreadable."""
+        return tuple(s for s in self.services if not s.complete)
 
     @property
     def config_valid(self) -> bool:

@@ -1,11 +1,15 @@
-"""The services check: wait for each daemon's own recovery, then remedy, once, and journal.
+"""The services check: wait for each daemon's own recovery, then remedy, once.
 
 For every :class:`~nethook.services.watches.Watch` the socket table is polled until all its
 listeners are there or its ``wait`` is over; only then is it remedied, in order: ntpd's
 ``ntpq :config`` when possible, else (or when that did not bring it back) a restart, or a
 reload, through the unit manager. Each remedy is verified the same way, for up to
 ``REMEDY_WAIT`` seconds. A service gets at most one remedy per rate-limit interval, all
-escalation steps of one check included.
+escalation steps of one check included. A service whose sockets cannot be read ends as
+"could not read": it is logged, and never remedied (nor counted as listening).
+
+The ``services-check`` verb around it (its lock, the queue, the journal) is
+:mod:`nethook.engine.services_check`.
 """
 
 from __future__ import annotations
@@ -14,34 +18,28 @@ import logging
 import subprocess
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
-from nethook.adapters.units import PATH, open_units
-from nethook.base.context import RunContext
-from nethook.base.errors import ObserveError, StateError
-from nethook.base.exit_codes import ExitCode
-from nethook.base.lock import RunLock
-from nethook.config.services import ListenerSpec, ServicesConfig
-from nethook.daemons import listeners, processes
-from nethook.daemons.listeners import Listener
-from nethook.engine import journal
-from nethook.model.objects import Address
+from nethook.adapters.units import PATH
+from nethook.base.errors import StateError
+from nethook.config.services import ListenerSpec
+from nethook.daemons.live import DaemonsLive, ProcLive
+from nethook.daemons.processes import identify
 from nethook.model.ports import UnitError, UnitLibraryMissing, UnitManager
-from nethook.services import trigger
+from nethook.services.listening import hear
 from nethook.services.ratelimit import RateLimit
-from nethook.services.watches import DAEMON_COMMS, Remedy, Watch, build
+from nethook.services.watches import Remedy, Watch
 
 log = logging.getLogger(__name__)
 POLL_INTERVAL = 0.1
 REMEDY_WAIT = 10.0
 COMMAND_TIMEOUT = 15.0
-CHECK_LOCK_TIMEOUT = 180.0  # one check lasts at most a minute or two
-MAX_ROUNDS = 10
 RESULTS = {"ntpq": "rebound", "restart": "restarted", "reload": "reloaded"}
 # What an administrator types for a remedy nethook could not run itself.
 SYSTEMCTL = {"restart": "try-restart", "reload": "try-reload-or-restart"}
+UNKNOWN = "could not read"
+FAILED = ("failed", "rate-limited", UNKNOWN)  # the results that make the check incomplete
 
 
 @dataclass
@@ -50,16 +48,20 @@ class Outcome:
 
     service: str
     expected: List[str]
-    # listening, or rebound, restarted, reloaded, rate-limited, failed; "nothing expected"
-    # when no restored address is one the service must listen on
+    # listening, or rebound, restarted, reloaded, rate-limited, failed, "could not read";
+    # "nothing expected" when no address in question is one the service must listen on
     result: str = "listening"
     after_ms: Optional[float] = None  # from the check's start until all were there
     missing: List[str] = field(default_factory=list)
     remedies: List[str] = field(default_factory=list)  # what was tried, with its answer
+    unknown: Optional[str] = None  # why its sockets could not be read
 
     def to_json(self) -> Dict[str, Any]:
-        return {"service": self.service, "expected": self.expected, "result": self.result,
+        data = {"service": self.service, "expected": self.expected, "result": self.result,
                 "after_ms": self.after_ms, "missing": self.missing, "remedies": self.remedies}
+        if self.unknown is not None:
+            data["unknown"] = self.unknown
+        return data
 
 
 def run_command(argv: Sequence[str], timeout: float) -> Tuple[int, str]:
@@ -72,37 +74,15 @@ def run_command(argv: Sequence[str], timeout: float) -> Tuple[int, str]:
     return done.returncode, (done.stdout + done.stderr).strip()
 
 
-def owned_inodes(comm: str) -> FrozenSet[int]:
-    found = processes.find({comm}).get(comm, [])
-    return listeners.socket_inodes(p.pid for p in found)
-
-
 @dataclass
 class Ports:
     """The check's side effects, replaceable in tests."""
 
     units: Callable[[], UnitManager]
-    observe: Callable[[], Sequence[Listener]] = listeners.read
-    owned: Callable[[str], FrozenSet[int]] = owned_inodes
+    live: DaemonsLive = field(default_factory=ProcLive)
     run: Callable[[Sequence[str], float], Tuple[int, str]] = run_command
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
-
-
-def missing(watch: Watch, table: Sequence[Listener],
-            owned: Optional[FrozenSet[int]]) -> List[ListenerSpec]:
-    """The expected listeners the table lacks (only ``owned`` sockets count, when given)."""
-    present = set()
-    wildcards = set()
-    for entry in table:
-        if owned is not None and entry.inode not in owned:
-            continue
-        present.add(entry.key)
-        if entry.address.is_unspecified:
-            wildcards.add((entry.proto, entry.port))
-    return [spec for spec in watch.expected
-            if (spec.proto, spec.port, spec.address) not in present
-            and not (watch.wildcard_ok and (spec.proto, spec.port) in wildcards)]
 
 
 class Checker:
@@ -142,7 +122,8 @@ class Checker:
                     self._run_before(argv)
         late = self._poll([w for w in watches if w.expected], now, lambda w: float(w.wait))
         for watch in watches:
-            if watch.expected and watch not in late:
+            if (watch.expected and watch not in late
+                    and self.outcomes[watch.service].unknown is None):
                 log.info("%s: %s listens on %s after %.2f s", self.scope, watch.service,
                          _addresses(watch.expected),
                          (self.outcomes[watch.service].after_ms or 0) / 1000)
@@ -154,28 +135,43 @@ class Checker:
                  output.splitlines()[-1] if output else f"exit status {status}")
 
     def _poll(self, watches: Sequence[Watch], start: float,
-              budget: Callable[[Watch], float]) -> List[Watch]:
-        """Poll until each watch is complete or over budget; the ones over budget."""
+              budget: Callable[[Watch], float], refresh: bool = False) -> List[Watch]:
+        """Poll until each watch is complete, unknown or over budget; the ones over budget.
+        ``refresh``: find the daemon's main process again each time (after a restart)."""
         remaining, late = list(watches), []
         while remaining:
-            table = self.ports.observe()
+            table = self.ports.live.table()
             now = self.ports.clock()
             still = []
             for watch in remaining:
-                owned = self.ports.owned(watch.comm) if watch.comm else None
-                lacking = missing(watch, table, owned)
+                current = self._identified(watch) if refresh else watch
+                heard = hear(current, table, self.ports.live)
                 outcome = self.outcomes[watch.service]
-                outcome.missing = [s.describe() for s in lacking]
-                if not lacking:
+                outcome.missing = [s.describe() for s in heard.missing]
+                outcome.unknown = heard.unknown
+                if heard.complete:
                     outcome.after_ms = round((now - (self.started or start)) * 1000, 1)
-                elif now - start >= budget(watch):
-                    late.append(watch)
+                elif now - start < budget(watch):
+                    still.append(watch)  # unknown may pass too: a daemon mid-restart
+                elif heard.unknown is not None:
+                    outcome.result = UNKNOWN
+                    log.error("%s: %s: cannot tell whether it listens on %s: %s", self.scope,
+                              watch.service, _addresses(watch.expected), heard.unknown)
                 else:
-                    still.append(watch)
+                    late.append(watch)
             remaining = still
             if remaining:
                 self.ports.sleep(POLL_INTERVAL)
         return late
+
+    def _identified(self, watch: Watch) -> Watch:
+        """``watch`` with its daemon's main process as it is now."""
+        if watch.comm is None:
+            return watch
+        found = self.ports.live.running({watch.comm}).get(watch.comm, [])
+        identified = identify(found, watch.pidfiles, self.ports.live.read_pid)
+        return replace(watch, pid=identified.main.pid if identified.main else None,
+                       unidentified=identified.problem)
 
     def remedy(self, late: Sequence[Watch]) -> None:
         for watch in late:
@@ -206,7 +202,9 @@ class Checker:
                 log.warning("%s: %s: %s failed: %s", self.scope, watch.service,
                             remedy.describe(), detail)
                 continue
-            if not self._poll([watch], started, lambda _: REMEDY_WAIT):
+            if not self._poll([watch], started, lambda _: REMEDY_WAIT, refresh=True):
+                if outcome.unknown is not None:
+                    return
                 outcome.result = RESULTS[remedy.kind]
                 log.info("%s: %s listens on %s %.2f s after %s", self.scope, watch.service,
                          _addresses(watch.expected), self.ports.clock() - started,
@@ -253,73 +251,3 @@ class Checker:
 
 def _addresses(specs: Sequence[ListenerSpec]) -> str:
     return ", ".join(spec.describe() for spec in specs)
-
-
-def check_pending(ctx: RunContext, ifname: str, ports: Optional[Ports] = None) -> ExitCode:
-    """``nethook services-check IFACE``: check what the hooks queued for ``ifname``.
-
-    One check runs at a time (``RUN_DIR/services/lock``). It keeps the "queued" marker while
-    it waits, so the hooks of a burst only add to its queue; whatever they add is taken
-    after each wait and waited for in turn (ntpd's own rescan restarts with every change
-    too), up to ``MAX_ROUNDS``; only then are the late services remedied. Journaled as one
-    entry when anything was checked.
-    """
-    with RunLock(ctx.run_dir / trigger.SERVICES_DIR, CHECK_LOCK_TIMEOUT):
-        restored: List[Address] = []
-        if not _take(ctx, ifname, restored):
-            return ExitCode.OK
-        started = time.monotonic()
-        settings = trigger.watched_settings(ctx)
-        checker = Checker(ifname, RateLimit(ctx.state_dir, settings.rate_limit),
-                          ports or Ports(units=lambda: open_units(ctx.root)))
-        error = None
-        try:
-            late = _rounds(ctx, ifname, settings, checker, restored)
-            checker.remedy(late)
-        except ObserveError as exc:
-            log.error("%s: services not checked: %s", ifname, exc)
-            error = str(exc)
-        finally:
-            trigger.release(ctx.run_dir, ifname)
-        outcomes = list(checker.outcomes.values())
-        if not outcomes and error is None:
-            log.debug("%s: nothing watched on %d restored address(es)", ifname, len(restored))
-            return ExitCode.OK
-        entry = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-                 "services_check": {"ifname": ifname, "error": error,
-                                    "addresses": [a.interface.with_prefixlen for a in restored],
-                                    "duration_ms": round((time.monotonic() - started) * 1000, 1)},
-                 "services": [o.to_json() for o in outcomes]}
-        with RunLock(ctx.run_dir, ctx.lock_timeout):
-            journal.append(ctx.state_dir, entry)
-    failed = error or any(o.result in ("failed", "rate-limited") for o in outcomes)
-    return ExitCode.INCOMPLETE if failed else ExitCode.OK
-
-
-def _take(ctx: RunContext, ifname: str, restored: List[Address]) -> bool:
-    """Add what is queued now to ``restored``; whether anything was (an address restored
-    again counts: it was lost and came back once more). With nothing queued, the marker
-    goes first and the queue is read once more, so an address queued in between is taken
-    here or starts a check of its own."""
-    more = trigger.take(ctx.run_dir, ifname)
-    if not more:
-        trigger.release(ctx.run_dir, ifname)
-        more = trigger.take(ctx.run_dir, ifname)
-    restored.extend(a for a in more if a not in restored)
-    return bool(more)
-
-
-def _rounds(ctx: RunContext, ifname: str, settings: ServicesConfig, checker: Checker,
-            restored: List[Address]) -> List[Watch]:
-    """Wait for the services on ``restored``, and on what is queued meanwhile."""
-    late: List[Watch] = []
-    for _ in range(MAX_ROUNDS):
-        running = processes.find(set(DAEMON_COMMS.values()))
-        watches, warnings = build(ctx.root, settings, restored, running)
-        for warning in warnings:
-            log.warning("%s", warning)
-        late = checker.wait(watches)
-        if not _take(ctx, ifname, restored):
-            break
-        log.info("%s: addresses restored again meanwhile; waiting once more", ifname)
-    return late

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
 from nethook.base.errors import StateError
-from nethook.base.files import write_atomic
+from nethook.base.safefiles import UntrustedError, open_path
 
-RECORD = Path("services") / "remedies.json"
+FOLDER, RECORD_NAME = "services", "remedies.json"  # in the state directory
+READ_LIMIT = 1 << 20
 VERSION = 1
 
 
@@ -41,16 +42,19 @@ class Verdict:
 class RateLimit:
     def __init__(self, state_dir: Path, interval: int,
                  now: Callable[[], float] = time.time) -> None:
-        self.path = state_dir / RECORD
+        self.state_dir = state_dir
+        self.path = state_dir / FOLDER / RECORD_NAME
         self.interval = interval
         self.now = now
 
     def _load(self) -> Dict[str, Any]:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
+            with open_path(self.state_dir, [FOLDER]) as folder:
+                raw = folder.read(RECORD_NAME, READ_LIMIT)
+            if raw is None:
+                return {}
+            data = json.loads(raw)
+        except (OSError, ValueError, UntrustedError) as exc:
             raise StateError(f"cannot read {self.path}: {exc}; delete it to reset the "
                              "services' rate limit") from None
         if not (isinstance(data, dict) and data.get("version") == VERSION
@@ -72,5 +76,6 @@ class RateLimit:
     def record(self, service: str, action: str) -> None:
         remedies = self._load()
         remedies[service] = {"time": round(self.now(), 3), "action": action}
-        write_atomic(self.path, json.dumps({"version": VERSION, "remedies": remedies},
-                                           sort_keys=True, indent=1) + "\n")
+        data = json.dumps({"version": VERSION, "remedies": remedies}, sort_keys=True, indent=1)
+        with open_path(self.state_dir, [FOLDER]) as folder:
+            folder.write(RECORD_NAME, (data + "\n").encode())

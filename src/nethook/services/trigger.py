@@ -13,114 +13,116 @@ caller reading the hook's output must see it end). A burst of events makes one c
   marker gone and starts a check of its own (which waits for the lock). A marker older
   than ``STALE_AFTER`` (its check died) is taken over.
 
-The hook starts a check only when one could find something to do: a watched daemon (ntpd,
-chronyd, xinetd) runs in this network namespace, or the configuration has a ``services:``
-section (for ``units``).
+A run starts a check only when one could find something to do (:func:`after_run`): it
+restored addresses, or a watched daemon is deaf on one that is present.
 """
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import ipaddress
 import json
 import logging
 import os
 import re
-import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
+from nethook.base import spawn
 from nethook.base.context import RunContext
-from nethook.base.errors import ConfigError
-from nethook.base.files import private_dir
+from nethook.base.errors import ConfigError, ObserveError
+from nethook.base.safefiles import TrustedDir, open_path
+from nethook.config.services import ServicesConfig
+from nethook.daemons.live import DaemonsLive, ProcLive
 from nethook.model.objects import Address
-
-if TYPE_CHECKING:
-    from nethook.config.services import ServicesConfig
-    from nethook.engine.reconcile import RunResult
 
 log = logging.getLogger(__name__)
 SERVICES_DIR = "services"
+PENDING, QUEUED = "pending", "queued"
 STALE_AFTER = 300.0  # a check takes at most about two minutes
-SPAWN_TIMEOUT = 5.0
-PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+MAX_QUEUE = 1 << 20  # a queue is a few lines; more is not read
 
 Spawner = Callable[[RunContext, str], None]
 _MENTIONS_SERVICES = re.compile(r"(^|[{,\s])services\s*:", re.MULTILINE)
 
 
-def pending_path(run_dir: Path, ifname: str) -> Path:
-    return private_dir(run_dir / SERVICES_DIR / "pending") / ifname
+def _folder(run_dir: Path, name: str) -> TrustedDir:
+    """``RUN_DIR/services/pending`` or ``.../queued``, checked like every folder of ours."""
+    return open_path(run_dir, [SERVICES_DIR, name])
 
 
 def marker_path(run_dir: Path, ifname: str) -> Path:
-    return private_dir(run_dir / SERVICES_DIR / "queued") / ifname
+    return run_dir / SERVICES_DIR / QUEUED / ifname
 
 
-def restored_addresses(result: RunResult) -> List[Address]:
-    """The addresses a run added (the kernel said so: not "already there")."""
-    from nethook.model.ops import Verb
+def after_run(ctx: RunContext, ifname: str, present: Sequence[Address],
+              restored: Sequence[Address], settings: Optional[ServicesConfig], *,
+              live: Optional[DaemonsLive] = None, spawn: Optional[Spawner] = None) -> bool:
+    """The services step of every run on ``ifname`` (a hook's, a replay's, the watcher's).
 
-    return [r.op.target for r in result.report.applied
-            if isinstance(r.op.target, Address) and r.op.verb is not Verb.DELETE]
+    ``present``: the desired addresses on ``ifname`` now, the restored ones included;
+    ``restored``: the ones this run added; ``settings``: the ``services:`` settings the run
+    loaded (None: it did not, and a cheap look at the configuration's text stands in).
 
+    Decides whether a services check is needed, queues the addresses it is needed for,
+    and starts one detached ``nethook services-check IFACE`` unless one is queued already.
+    The check then waits for each daemon's own recovery (its ``wait``), and only then
+    remedies: so this verifies, then remedies, whoever asks and whatever restored what.
 
-def after_restore(ctx: RunContext, ifname: str, result: RunResult,
-                  spawn: Optional[Spawner] = None) -> bool:
-    """Queue what a hook restored for a services check; start one unless one is queued.
+    * nothing present, nothing restored: nothing to do;
+    * no watched daemon runs in this network namespace and no ``services.units`` entry
+      exists: nothing to do, decided from /proc alone (no configuration file is parsed);
+    * addresses restored: they are queued (a daemon needs its seconds to bind them);
+    * nothing restored: the present addresses are verified now, with one read of the
+      socket table, and the ones a watched daemon is deaf on are queued. A daemon whose
+      sockets cannot be read is logged, and queues nothing.
 
-    True when a check was started. Never raises for a file or process problem: the
-    restore is done, and this only logs."""
-    addresses = restored_addresses(result)
-    if not addresses:
+    True when a check was started. Never raises for a file or process problem: the run
+    is done, and this only logs.
+    """
+    if not (present or restored):
         return False
+    live = live or ProcLive()
     try:
-        if not worth_checking(ctx):
+        if not _worth_checking(ctx, settings, live):
             return False
-        append(ctx.run_dir, ifname, addresses)
+        queued = list(restored) or _deaf(ctx, present, settings, live)
+        if not queued:
+            return False
+        append(ctx.run_dir, ifname, queued)
         if not claim(ctx.run_dir, ifname):
             log.debug("%s: a services check is already queued", ifname)
             return False
-    except OSError as exc:
+    except (OSError, ObserveError) as exc:
         log.warning("%s: cannot queue the services check: %s", ifname, exc)
         return False
     try:
         (spawn or spawn_check)(ctx, ifname)
     except (OSError, subprocess.SubprocessError) as exc:
-        release(ctx.run_dir, ifname)  # the next restore tries again
+        release(ctx.run_dir, ifname)  # the next run tries again
         log.warning("%s: cannot start the services check: %s", ifname, exc)
         return False
     return True
 
 
-def watched_settings(ctx: RunContext) -> ServicesConfig:
-    """The ``services:`` settings; with an invalid configuration, the defaults."""
-    from nethook.config.services import ServicesConfig
-    from nethook.engine.desired import assemble
+def _worth_checking(ctx: RunContext, settings: Optional[ServicesConfig],
+                    live: DaemonsLive) -> bool:
+    """Whether a check could find anything to do: a watched daemon runs here, or a unit
+    is watched. Without ``settings``, erring towards checking: any daemon nethook can
+    watch runs, or a configuration file mentions ``services``."""
+    from nethook.services.watches import DAEMON_COMMS, watched_comms
 
-    assembly = assemble(ctx, imports=False)
-    if assembly.error is not None:
-        log.warning("invalid configuration, services checked with the defaults: %s",
-                    assembly.error)
-        return ServicesConfig()
-    return assembly.config.services
-
-
-def worth_checking(ctx: RunContext) -> bool:
-    """Whether a check could find something to do. Cheap (the hook must not parse the
-    configuration again) and erring towards checking: a watched daemon runs in this
-    network namespace, or a configuration file mentions ``services``. The check itself
-    reads the settings properly, and does nothing when nothing is watched."""
-    from nethook.daemons import processes
-    from nethook.services.watches import DAEMON_COMMS
-
-    if processes.find(set(DAEMON_COMMS.values())):
+    if settings is not None:
+        return bool(settings.units) or bool(live.running(watched_comms(settings)))
+    if live.running(set(DAEMON_COMMS.values())):
         return True
+    return _mentions_services(ctx)
+
+
+def _mentions_services(ctx: RunContext) -> bool:
     from nethook.config.load import discover
 
     try:
@@ -137,10 +139,20 @@ def worth_checking(ctx: RunContext) -> bool:
     return False
 
 
+def _deaf(ctx: RunContext, present: Sequence[Address], settings: Optional[ServicesConfig],
+          live: DaemonsLive) -> List[Address]:
+    """The present addresses a watched service does not listen on now."""
+    if settings is None or not present:
+        return []
+    from nethook.services.listening import deaf_addresses
+
+    return deaf_addresses(ctx.root, settings, present, live, log)
+
+
 def append(run_dir: Path, ifname: str, addresses: Iterable[Address]) -> None:
     lines = "".join(json.dumps(_to_json(a), sort_keys=True) + "\n" for a in addresses)
-    fd = os.open(pending_path(run_dir, ifname), os.O_WRONLY | os.O_CREAT | os.O_APPEND
-                 | os.O_CLOEXEC, 0o600)
+    with _folder(run_dir, PENDING) as pending:
+        fd = pending.open_file(ifname, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         os.write(fd, lines.encode())
@@ -151,13 +163,14 @@ def append(run_dir: Path, ifname: str, addresses: Iterable[Address]) -> None:
 def take(run_dir: Path, ifname: str) -> List[Address]:
     """Everything queued for ``ifname``, each address once, in order; the queue is emptied."""
     try:
-        fd = os.open(pending_path(run_dir, ifname), os.O_RDWR | os.O_CLOEXEC)
+        with _folder(run_dir, PENDING) as pending:
+            fd = pending.open_file(ifname, os.O_RDWR)
     except FileNotFoundError:
         return []
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         with os.fdopen(os.dup(fd), "r", encoding="utf-8") as handle:
-            text = handle.read()
+            text = handle.read(MAX_QUEUE)
         os.ftruncate(fd, 0)
     finally:
         os.close(fd)
@@ -172,46 +185,34 @@ def take(run_dir: Path, ifname: str) -> List[Address]:
 
 def claim(run_dir: Path, ifname: str) -> bool:
     """Mark a check as queued; False when one already is (and is not stale)."""
-    path = marker_path(run_dir, ifname)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    except FileExistsError:
-        try:
-            age = time.time() - path.stat().st_mtime
-        except FileNotFoundError:
-            return claim(run_dir, ifname)  # the check removed it just now
-        if age < STALE_AFTER:
-            return False
-        log.warning("%s: the queued services check never ran (%.0f s); starting another",
-                    ifname, age)
-        path.unlink(missing_ok=True)
-        return claim(run_dir, ifname)
-    os.close(fd)
-    return True
+    with _folder(run_dir, QUEUED) as queued:
+        for _attempt in range(3):
+            try:
+                os.close(queued.open_file(ifname, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+                return True
+            except FileExistsError:
+                pass
+            try:
+                age = time.time() - os.stat(ifname, dir_fd=queued.fd,
+                                            follow_symlinks=False).st_mtime
+            except FileNotFoundError:
+                continue  # the check removed it just now
+            if age < STALE_AFTER:
+                return False
+            log.warning("%s: the queued services check never ran (%.0f s); starting "
+                        "another", ifname, age)
+            queued.remove(ifname)
+    return False
 
 
 def release(run_dir: Path, ifname: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        marker_path(run_dir, ifname).unlink()
+    with _folder(run_dir, QUEUED) as queued:
+        queued.remove(ifname)
 
 
 def spawn_check(ctx: RunContext, ifname: str) -> None:
     """``nethook services-check IFACE`` with this run's paths, detached from the hook."""
-    argv = [sys.executable, "-m", "nethook", "services-check", ifname,
-            "--root", str(ctx.root), "--state-dir", str(ctx.state_dir),
-            "--run-dir", str(ctx.run_dir)]
-    if ctx.config is not None:
-        argv += ["--config", str(ctx.config)]
-    null = subprocess.DEVNULL
-    setsid = shutil.which("setsid", path=PATH)
-    if setsid:
-        # setsid forks, and its parent exits at once: the check is not our child, so a
-        # long-running caller (the watcher) is left no zombie to reap.
-        subprocess.run([setsid, "--fork", *argv], stdin=null, stdout=null, stderr=null,
-                       cwd="/", check=False, timeout=SPAWN_TIMEOUT)
-    else:
-        subprocess.Popen(argv, stdin=null, stdout=null, stderr=null, cwd="/",
-                         start_new_session=True)
+    spawn.detached(ctx, ("services-check", ifname))
 
 
 def _to_json(address: Address) -> Dict[str, object]:
