@@ -21,6 +21,9 @@ unexport TOXARGS ARGS
 
 TOX   = $(VENV)/bin/tox
 STAMP = $(VENV)/.nethook-deps
+# ansible-core, for the checks of examples/ansible: a venv of its own, made once.
+ANSIBLE_VENV  ?= .venv-ansible
+ANSIBLE_STAMP  = $(ANSIBLE_VENV)/.nethook-deps
 
 # What the tests run: ip, dhclient, dnsmasq, ntpd, ifup, ping, unshare/mount, sysctl,
 # xinetd, and a systemd user manager on a private dbus-daemon (the services tests),
@@ -48,6 +51,7 @@ INSTALL_FILES += hooks/networkd-dispatcher/50-nethook:$(PREFIX)/lib/networkd-dis
 INSTALL_FILES += hooks/rt_protos.d/nethook.conf:$(SYSCONFDIR)/iproute2/rt_protos.d/nethook.conf:0644
 INSTALL_FILES += etc/nethook.yaml:$(SYSCONFDIR)/nethook/nethook.yaml:0644
 INSTALL_FILES += man/nethook.8:$(MANDIR)/man8/nethook.8:0644
+INSTALL_FILES += man/nethook.yaml.5:$(MANDIR)/man5/nethook.yaml.5:0644
 INSTALL_FILES += hooks/systemd/nethook-watch.service:$(SYSTEMDUNITDIR)/nethook-watch.service:0644
 # The JSON Schemas of the --json documents (nethook(8), JSON OUTPUT).
 INSTALL_FILES += schemas/apply.schema.json:$(DATADIR)/nethook/schemas/apply.schema.json:0644
@@ -61,7 +65,7 @@ INSTALL_FILES += schemas/replay.schema.json:$(DATADIR)/nethook/schemas/replay.sc
 INSTALL_FILES += schemas/snapshot.schema.json:$(DATADIR)/nethook/schemas/snapshot.schema.json:0644
 INSTALL_FILES += schemas/status.schema.json:$(DATADIR)/nethook/schemas/status.schema.json:0644
 
-.PHONY: help deps debian-deps lab-debs test lint type demo bench install clean \
+.PHONY: help deps debian-deps ansible-deps lab-debs test lint type demo bench install clean \
         packages deb rpm packaging-deps check-versions packages-test
 
 help:
@@ -82,8 +86,16 @@ $(STAMP): setup.cfg pyproject.toml | debian-deps
 	$(VENV)/bin/pip install -q 'tox>=4,<5' -e .
 	touch $@
 
-test: deps
-	NETHOOK_REQUIRE_NETNS=1 $(TOX) $(TOXARGS) $(if $(ARGS),-- $(ARGS))
+$(ANSIBLE_STAMP): examples/ansible/requirements.txt | debian-deps
+	$(PYTHON) -m venv $(ANSIBLE_VENV)
+	$(ANSIBLE_VENV)/bin/pip install -q -r examples/ansible/requirements.txt
+	touch $@
+
+ansible-deps: $(ANSIBLE_STAMP)
+
+test: deps ansible-deps
+	NETHOOK_REQUIRE_NETNS=1 NETHOOK_ANSIBLE_PLAYBOOK=$(abspath $(ANSIBLE_VENV))/bin/ansible-playbook \
+		$(TOX) $(TOXARGS) $(if $(ARGS),-- $(ARGS))
 
 lint: deps
 	$(TOX) -e lint
@@ -91,8 +103,9 @@ lint: deps
 type: deps
 	$(TOX) -e type
 
+# Real dnsmasq and dhclient in throw-away namespaces (demo/demo.py says what it shows).
 demo: deps
-	sh demo/demo.sh
+	PYTHONPATH=$(CURDIR) $(VENV)/bin/python demo/demo.py
 
 bench: deps
 	$(VENV)/bin/python bench/run.py
@@ -132,12 +145,16 @@ rpm: packaging-deps check-versions
 # Installs the .deb on this machine (its hooks go into /etc/dhcp and the other
 # callers' directories), tests it and purges it again, even when a check fails.
 # What the kernel tests need beside the package: debian/tests/control's Depends.
-PACKAGE_TEST_DEBIAN_PACKAGES = iproute2 procps python3-pyroute2 python3-pytest
+# Ansible's apt module needs python3-apt on the managed host: here, this one. pyroute2 is
+# the kernel tests' oracle (tests/contract), not the package's dependency.
+PACKAGE_TEST_DEBIAN_PACKAGES = iproute2 procps python3-pyroute2 python3-pytest python3-apt
 
-packages-test: packages
+packages-test: packages ansible-deps
 	@sh .ci/debian-deps $(PACKAGE_TEST_DEBIAN_PACKAGES)
-	bash .ci/package-test $(DIST)
+	NETHOOK_ANSIBLE_PLAYBOOK=$(abspath $(ANSIBLE_VENV))/bin/ansible-playbook \
+		bash .ci/package-test $(DIST)
 
 clean:
-	rm -rf $(VENV) .tox build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache .lab
+	rm -rf $(VENV) $(ANSIBLE_VENV) .tox build dist src/*.egg-info .pytest_cache .mypy_cache \
+		.ruff_cache .lab
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

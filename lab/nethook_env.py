@@ -25,7 +25,7 @@ import stat
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +69,23 @@ printf 'call argc=%s %s\\n' "$#" "$*" >> {calls}
 trap '' TERM HUP INT
 while :; do sleep 1; done
 """
+
+
+# `python -c` code running the nethook command with some modules unimportable, as on a
+# system without their packages: with `sys.modules[NAME] = None`, `import NAME` raises
+# ModuleNotFoundError. argv: the module names (comma-separated), then nethook's own.
+_WITHOUT = """\
+import sys
+for name in sys.argv[1].split(","):
+    sys.modules[name] = None
+from nethook.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def without_modules(python: str, modules: Sequence[str], *args: str) -> list[str]:
+    """argv running ``nethook ARGS`` with ``python``, ``modules`` made unimportable."""
+    return [python, "-c", _WITHOUT, ",".join(modules), *args]
 
 
 @contextmanager

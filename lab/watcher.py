@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Dict, List, Optional, Sequence, Type
 
-from lab.nethook_env import NethookDirs
+from lab.nethook_env import NethookDirs, without_modules
 from lab.procs import terminate
 
 READY_TIMEOUT = 30.0
@@ -34,9 +34,10 @@ class WatcherError(RuntimeError):
 class Watcher:
     def __init__(self, dirs: NethookDirs, netns: str, *, dbus_address: Optional[str] = None,
                  env: Optional[Dict[str, str]] = None, args: Sequence[str] = ("-v",),
-                 python: str = sys.executable) -> None:
+                 python: str = sys.executable, without: Sequence[str] = ()) -> None:
         self.dirs = dirs
         self.python = python
+        self.without = tuple(without)  # modules it cannot import (lab.nethook_env)
         self.netns = netns
         self.dbus_address = dbus_address
         self.extra_env = dict(env or {})
@@ -56,8 +57,9 @@ class Watcher:
 
     def argv(self) -> List[str]:
         dbus = [] if self.dbus_address else ["--no-dbus"]
-        return ["ip", "netns", "exec", self.netns, self.python, "-m", "nethook", "watch",
-                *dbus, *self.args]
+        nethook = (without_modules(self.python, self.without) if self.without
+                   else [self.python, "-m", "nethook"])
+        return ["ip", "netns", "exec", self.netns, *nethook, "watch", *dbus, *self.args]
 
     def start(self) -> Watcher:
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **self.dirs.env(),

@@ -1,7 +1,8 @@
 """The systemd adapter: ``org.freedesktop.systemd1.Manager`` on the system bus, via dbus-next.
 
 The only module that imports dbus-next (and with it asyncio), inside its methods: it is
-loaded only when a service must be restarted or reloaded. Each request connects to the
+loaded only when a service must be restarted or reloaded. dbus-next is optional: without
+it, making a :class:`SystemdUnits` raises ``UnitLibraryMissing``. Each request connects to the
 system bus (``DBUS_SYSTEM_BUS_ADDRESS`` when set, else systemd's socket), does its work and
 disconnects, all within a timeout.
 
@@ -19,7 +20,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any, Awaitable, Dict, List, Optional, Sequence, TypeVar
 
-from nethook.model.ports import JobResult, UnitError, UnitState
+from nethook.base.optional import DBUS_NEXT, DBUS_NEXT_PACKAGE, is_missing
+from nethook.model.ports import JobResult, UnitError, UnitLibraryMissing, UnitState
 
 if TYPE_CHECKING:
     from dbus_next.aio.message_bus import MessageBus
@@ -42,6 +44,12 @@ class SystemdUnits:
     kind = "systemd"
 
     def __init__(self, timeout: float = TIMEOUT) -> None:
+        try:
+            import dbus_next  # noqa: F401  (every request needs it: say so before the first)
+        except ImportError as exc:
+            if not is_missing(exc, DBUS_NEXT):
+                raise
+            raise UnitLibraryMissing(DBUS_NEXT_PACKAGE) from None
         self.timeout = timeout
 
     def _run(self, work: Awaitable[T]) -> T:

@@ -64,6 +64,14 @@ class UnitError(Exception):
     """The unit manager could not be reached or refused a request."""
 
 
+class UnitLibraryMissing(UnitError):
+    """The library the unit manager is reached through is not installed."""
+
+    def __init__(self, package: str) -> None:
+        super().__init__(f"{package} is not installed")
+        self.package = package
+
+
 class UnitManager(Protocol):
     """Whatever restarts services on this system."""
 

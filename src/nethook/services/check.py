@@ -26,7 +26,7 @@ from nethook.base.errors import StateError
 from nethook.config.services import ListenerSpec
 from nethook.daemons.live import DaemonsLive, ProcLive
 from nethook.daemons.processes import identify
-from nethook.model.ports import UnitError, UnitManager
+from nethook.model.ports import UnitError, UnitLibraryMissing, UnitManager
 from nethook.services.listening import hear
 from nethook.services.ratelimit import RateLimit
 from nethook.services.watches import Remedy, Watch
@@ -36,6 +36,8 @@ POLL_INTERVAL = 0.1
 REMEDY_WAIT = 10.0
 COMMAND_TIMEOUT = 15.0
 RESULTS = {"ntpq": "rebound", "restart": "restarted", "reload": "reloaded"}
+# What an administrator types for a remedy nethook could not run itself.
+SYSTEMCTL = {"restart": "try-restart", "reload": "try-reload-or-restart"}
 UNKNOWN = "could not read"
 FAILED = ("failed", "rate-limited", UNKNOWN)  # the results that make the check incomplete
 
@@ -233,6 +235,10 @@ class Checker:
                      state.name, manager.kind)
             job = (manager.try_restart(state.name) if remedy.kind == "restart"
                    else manager.reload_or_try_restart(state.name))
+        except UnitLibraryMissing as exc:
+            return False, (f"{exc.package} is not installed, and systemd is reached through "
+                           f"it: install {exc.package}, or run: systemctl "
+                           f"{SYSTEMCTL[remedy.kind]} {' or '.join(watch.units)}")
         except UnitError as exc:
             return False, str(exc)
         return job.ok, job.detail

@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, List, Optional
 from nethook.base import spawn
 from nethook.base.context import RunContext
 from nethook.base.errors import NethookError
+from nethook.base.optional import DBUS_NEXT, DBUS_NEXT_PACKAGE, is_missing
 from nethook.engine import run
 from nethook.engine.desired import Assembly, assemble
 from nethook.engine.reconcile import RunResult, open_kernel
@@ -60,6 +61,7 @@ class Watcher:
         self._timer: Optional[asyncio.TimerHandle] = None
         self._tasks: List[asyncio.Future[Any]] = []
         self.dbus: Any = None  # a DBusWatch once D-Bus is followed
+        self.dbus_problem: Optional[str] = None  # why D-Bus is not followed, if it cannot be
 
     def _first_assembly(self) -> Assembly:
         assembly = assemble(self.ctx)
@@ -129,9 +131,18 @@ class Watcher:
     async def _start_dbus(self) -> None:
         if not self.options.dbus:
             return
-        from nethook.watch.dbus_bus import DBusWatch
-        from nethook.watch.dbus_networkd import NETWORK1, NetworkdFollower
-        from nethook.watch.dbus_nm import NM, NMFollower
+        try:
+            from nethook.watch.dbus_bus import DBusWatch
+            from nethook.watch.dbus_networkd import NETWORK1, NetworkdFollower
+            from nethook.watch.dbus_nm import NM, NMFollower
+        except ImportError as exc:
+            if not is_missing(exc, DBUS_NEXT):
+                raise
+            self.dbus_problem = f"{DBUS_NEXT_PACKAGE} is not installed"
+            log.warning("NetworkManager and systemd-networkd events are not followed: %s; "
+                        "watching netlink and the hooks only (install %s for them, or "
+                        "run with --no-dbus)", self.dbus_problem, DBUS_NEXT_PACKAGE)
+            return
 
         self.dbus = DBusWatch(self, {NM: NMFollower, NETWORK1: NetworkdFollower})
         self._tasks.append(asyncio.ensure_future(self.dbus.run()))
@@ -294,6 +305,8 @@ class Watcher:
         for waiter in job.waiters:
             if isinstance(waiter, asyncio.Future) and not waiter.done():
                 waiter.set_result(answer)
+        if self._stop.is_set():  # a restore that ended during the shutdown: netlink is closed
+            return
         self._reading(True)
         self._arm()
 
@@ -371,6 +384,7 @@ class Watcher:
                 "holds": self.schedule.describe_holds(now),
                 "contested": self.schedule.backoff.contested(now),
                 "dbus": self.dbus.watching() if self.dbus else [],
+                "dbus_problem": self.dbus_problem,
                 "config_error": self.config_error, **self.schedule.snapshot()}
 
 

@@ -49,8 +49,11 @@ def text(report: Dict[str, Any]) -> str:
     if not report.get("running"):
         why = f" ({report['problem']})" if report.get("problem") else ""
         return f"watcher: not running{why}; hooks restore by themselves\n"
+    followed = ", ".join(report.get("dbus") or []) or "none"
+    if report.get("dbus_problem"):
+        followed += f" ({report['dbus_problem']})"
     lines = [f"watcher: running, pid {report.get('pid')}, since {report.get('started')}; "
-             f"D-Bus: {', '.join(report.get('dbus') or []) or 'none'}"]
+             f"D-Bus: {followed}"]
     if report.get("config_error"):
         lines.append(f"  configuration NOT reloaded: {report['config_error']}")
     for ifname, holds in sorted((report.get("holds") or {}).items()):
