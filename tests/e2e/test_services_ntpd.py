@@ -113,7 +113,6 @@ def test_ntpd_listens_on_the_restored_alias_again(lab: VethNamespace, tmp_path: 
         print(f"\nntpd listened on {ALIAS}:123 again {took:.2f} s after `nethook hook` "
               f"restored the alias (the detached check saw it {outcome['after_ms']:.0f} ms "
               "after it started)")
-    assert took < 6.0
 
 
 def test_ntpd_that_stays_deaf_is_rebound_through_ntpq_once(lab: VethNamespace,
