@@ -25,7 +25,6 @@ cleanup kills what is left, by PID too).
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import shutil
@@ -36,10 +35,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-import pytest
-
 from lab.nethook_env import NethookDirs
-from lab.netns import Namespace
+from lab.netns import Namespace, require
 from nethook.daemons import listeners
 from nethook.daemons.listeners import Listener
 
@@ -51,15 +48,6 @@ LEASE, ALIAS, PREFIX = "10.77.0.10", "10.77.0.50", 24
 CHILD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DELETED = re.compile(r"Deleting interface #\d+ eth0:0, 10\.77\.0\.50#123")
 LISTENING = re.compile(r"Listen normally on \d+ eth0:0 10\.77\.0\.50:123")
-
-
-def require(problem: Optional[str]) -> None:
-    """Skip the test for ``problem``; fail it under NETHOOK_REQUIRE_NETNS=1 (CI)."""
-    if problem is None:
-        return
-    if os.environ.get("NETHOOK_REQUIRE_NETNS") == "1":
-        pytest.fail(f"NETHOOK_REQUIRE_NETNS=1 but {problem}", pytrace=False)
-    pytest.skip(problem)
 
 
 def require_tools(*names: str) -> None:

@@ -12,7 +12,6 @@ skipping the kernel tests.
 from __future__ import annotations
 
 import functools
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.netns import VethNamespace, privilege_problem, veth_namespace
+from lab.netns import VethNamespace, privilege_problem, require, veth_namespace
 
 MARKERS = (
     "privileged: needs root and network namespaces",
@@ -49,11 +48,7 @@ def _privilege_problem() -> str | None:
 def require_privileged() -> None:
     """Skip the current test, or fail it under NETHOOK_REQUIRE_NETNS=1, without netns."""
     problem = _privilege_problem()
-    if problem is None:
-        return
-    if os.environ.get("NETHOOK_REQUIRE_NETNS") == "1":
-        pytest.fail(f"NETHOOK_REQUIRE_NETNS=1 but {problem}", pytrace=False)
-    pytest.skip(f"needs network namespaces: {problem}")
+    require(None if problem is None else f"needs network namespaces: {problem}")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

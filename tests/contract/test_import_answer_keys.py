@@ -17,7 +17,6 @@ NETHOOK_REQUIRE_NETNS=1 (``make test``), like the kernel tests.
 from __future__ import annotations
 
 import functools
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Dict, List, Optional, Tuple
 import pytest
 
 from lab import answer_keys
-from lab.netns import namespace
+from lab.netns import namespace, require
 from nethook.config.rt_tables import load_tables
 from nethook.importers import ifupdown, netplan
 from nethook.importers.base import Imported
@@ -72,11 +71,7 @@ def _unpacked() -> Optional[str]:
 @pytest.fixture
 def tools() -> Path:
     problem = _unpacked()
-    if problem is not None:
-        if os.environ.get("NETHOOK_REQUIRE_NETNS") == "1":
-            pytest.fail(f"NETHOOK_REQUIRE_NETNS=1 but the answer-key tools are missing: "
-                        f"{problem}", pytrace=False)
-        pytest.skip(f"answer-key tools are missing: {problem}")
+    require(None if problem is None else f"the answer-key tools are missing: {problem}")
     return answer_keys.default_cache()
 
 

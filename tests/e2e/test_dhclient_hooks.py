@@ -41,6 +41,7 @@ from lab.nethook_env import (
     install_shim,
     lab_config,
 )
+from lab.netns import require
 
 pytestmark = [pytest.mark.privileged, pytest.mark.e2e]
 
@@ -58,7 +59,7 @@ DECLARED_POLICY = lab_config(policy=True, snapshot=False)
 def _require_tools() -> None:
     problem = missing_requirements()
     if problem:
-        pytest.skip(problem)
+        require(problem)
 
 
 @contextmanager

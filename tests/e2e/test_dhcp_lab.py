@@ -18,6 +18,7 @@ import pytest
 
 from lab.dhcp_lab import DhcpLab, Mount, host_mount_leaks, missing_requirements
 from lab.ifupdown_lab import IfupdownLab
+from lab.netns import require
 from lab.procs import is_running
 
 pytestmark = [pytest.mark.privileged, pytest.mark.e2e]
@@ -28,7 +29,7 @@ FIRST, SECOND, ALIAS = "10.77.0.10", "10.77.0.11", "10.77.0.50"
 def _require_tools() -> None:
     problem = missing_requirements()
     if problem:
-        pytest.skip(problem)
+        require(problem)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ import pytest
 
 from lab import networkd_lab
 from lab.nethook_env import NETWORKD, NethookDirs
+from lab.netns import require
 from lab.networkd_lab import IFACE, NetworkdLab
 from lab.procs import poll_until
 from lab.watcher import Watcher
@@ -44,7 +45,7 @@ interfaces:
 def stack() -> Iterator[Dict[str, Any]]:
     problem = networkd_lab.missing_requirements()
     if problem:
-        pytest.skip(problem)
+        require(problem)
     base = Path(tempfile.mkdtemp(prefix="nml-t-", dir="/tmp"))
     try:
         dirs = NethookDirs.create(base, CONFIG)

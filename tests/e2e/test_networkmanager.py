@@ -19,6 +19,7 @@ import pytest
 
 from lab import nm_lab
 from lab.nethook_env import NETWORKMANAGER, NethookDirs
+from lab.netns import require
 from lab.nm_lab import IFACE, NmLab
 from lab.procs import poll_until
 from lab.watcher import Watcher
@@ -45,7 +46,7 @@ interfaces:
 def stack() -> Iterator[Dict[str, Any]]:
     problem = nm_lab.missing_requirements()
     if problem:
-        pytest.skip(problem)
+        require(problem)
     base = Path(tempfile.mkdtemp(prefix="nml-t-", dir="/tmp"))
     try:
         dirs = NethookDirs.create(base, CONFIG)

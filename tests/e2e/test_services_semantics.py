@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.netns import VethNamespace, veth_namespace
+from lab.netns import VethNamespace, require, veth_namespace
 from lab.procs import terminate
 from lab.services_lab import (
     ALIAS,
@@ -101,6 +101,6 @@ def bound(lab: VethNamespace) -> list[str]:
 def test_xinetd_does_what_the_table_says(lab: VethNamespace, case: XinetdCase,
                                          tmp_path: Path) -> None:
     if not (Path("/etc/xinetd.conf").is_file() and Path("/etc/xinetd.d").is_dir()):
-        pytest.skip("xinetd's /etc/xinetd.conf and /etc/xinetd.d are needed to mount over")
+        require("xinetd's /etc/xinetd.conf and /etc/xinetd.d are needed to mount over")
     expected = sorted(listener for _id, listener in case.bound)
     assert what_xinetd_bound(lab, case, tmp_path, expected) == expected

@@ -26,7 +26,7 @@ import pytest
 
 from lab import systemd_user
 from lab.nethook_env import REPO, NethookDirs
-from lab.netns import VethNamespace, veth_namespace
+from lab.netns import VethNamespace, require, veth_namespace
 from lab.procs import poll_until
 from lab.systemd_user import UserManager
 
@@ -95,7 +95,7 @@ def test_the_shipped_unit_starts_reloads_and_stops_under_systemd(
         lab: VethNamespace, dirs: NethookDirs) -> None:
     problem = systemd_user.missing_requirements()
     if problem:
-        pytest.skip(problem)
+        require(problem)
     wrapper = dirs.wrapper(log_stderr=True) / "nethook"
     manager = UserManager(lab.name, {})
     manager.units[UNIT] = unit_for(dirs, wrapper, manager.address)

@@ -13,6 +13,8 @@ from typing import Any, Dict, List, Set, Tuple
 
 import pytest
 
+from lab.netns import require
+
 REPO = Path(__file__).resolve().parents[2]
 if not (REPO / "bench" / "run.py").is_file():  # e.g. Debian's pybuild copies only tests/
     pytest.skip("bench/ is not in this tree", allow_module_level=True)
@@ -49,7 +51,7 @@ def _routes(sandbox: Sandbox) -> Set[Tuple[str, str, str, str]]:
 def test_scale_part_reports_converged_runs_and_nethook_restores_for_real() -> None:
     problem = missing_requirements()
     if problem:
-        pytest.skip(problem)
+        require(problem)
     with Sandbox() as sandbox:
         result = run_scale(sandbox, [10], 1, lambda line: None)
 

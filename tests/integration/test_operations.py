@@ -249,3 +249,24 @@ def test_a_command_line_argparse_refuses_is_an_error_document_too(
     document = validate(json.loads(done.stdout))
     assert (document["kind"], document["command"], document["error"]["class"]) == (
         "error", None, "usage")
+
+
+@pytest.mark.parametrize("verb", [("plan",), ("apply",), ("apply", "--dry-run"), ("replay",),
+                                  ("snapshot",)])
+def test_every_verb_refuses_an_interface_neither_kept_nor_present(
+        lab: VethNamespace, dirs: NethookDirs, verb: tuple[str, ...]) -> None:
+    done = dirs.command(lab.name, *verb, "nosuchif0")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "nosuchif0: no such interface, and nothing is kept on it" in done.stderr
+    assert not list(dirs.state.glob("journal*"))  # nothing was run
+
+
+def test_a_detached_check_gets_its_interface_after_dashes(dirs: NethookDirs) -> None:
+    from nethook.base.context import RunContext
+    from nethook.base.spawn import nethook_argv
+    from nethook.cli.parser import parser
+
+    argv = nethook_argv(RunContext(), ("services-check",), ("-x",))
+    assert argv[-3:] == ["services-check", "--", "-x"]
+    parsed = parser().parse_args(argv[3:])  # after python -m nethook
+    assert (parsed.verb, parsed.interface, parsed.root) == ("services-check", "-x", "/")

@@ -51,7 +51,7 @@ from lab.nethook_env import (
     lab_config,
     reconcile_runs,
 )
-from lab.netns import VethNamespace, veth_namespace
+from lab.netns import VethNamespace, require, veth_namespace
 from nethook.cli.hook import HOOK_LOCK_TIMEOUT
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "env"
@@ -225,14 +225,14 @@ def _pids(netns: str) -> List[str]:
 def _run_parts() -> str:
     found = shutil.which("run-parts")
     if found is None:
-        pytest.skip("needs run-parts (debianutils), which lists and runs the hooks")
+        require("needs run-parts (debianutils), which lists and runs the hooks")
     return found
 
 
 def _sh() -> str:
     dash = shutil.which("dash")
     if dash is None:
-        pytest.skip("needs dash, the shell Debian's dhclient-script runs in")
+        require("needs dash, the shell Debian's dhclient-script runs in")
     return dash
 
 
@@ -393,7 +393,7 @@ def test_debian_shims_through_the_real_run_hookdir(lab: ShimLab) -> None:
     """dhclient-script's own run_hook/run_hookdir (taken from /sbin/dhclient-script)."""
     script = Path("/sbin/dhclient-script")
     if not script.exists():
-        pytest.skip("needs Debian's /sbin/dhclient-script")
+        require("needs Debian's /sbin/dhclient-script")
     text = script.read_text(encoding="utf-8")
     found = re.search(r"^run_hook\(\) \{.*?^\}\n.*?^run_hookdir\(\) \{.*?^\}\n", text,
                       re.MULTILINE | re.DOTALL)

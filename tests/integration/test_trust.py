@@ -238,6 +238,7 @@ def test_kill_9_during_an_apply_never_loses_what_nethook_owns(lab: VethNamespace
         assert left == set(), f"round {round_}: {len(left)} of {len(added)} left behind"
         assert foreign <= addresses(lab)
     print(f"\n{killed_midway} of 20 applies were killed after the kernel's first change")
+    assert killed_midway > 0  # the window between the kernel's change and the record was hit
 
 
 # -- 7. the small ones ----------------------------------------------------------------------
@@ -249,3 +250,27 @@ def test_replay_of_an_invalid_interface_name_is_a_usage_error(
     done = dirs.command(lab.name, "replay", name)
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert "Traceback" not in done.stderr
+
+
+def test_a_corrupt_ownership_record_is_moved_aside_and_restores_go_on(
+        lab: VethNamespace, dirs: NethookDirs) -> None:
+    (dirs.state / "owned.json").write_text('{"version": 2, "objects": [')
+    done = hook(lab, dirs)
+    assert addresses(lab) == {f"{LEASE}/24", "10.77.0.50/24"}
+    assert (dirs.state / "owned.json.bad").exists()
+    assert json.loads((dirs.state / "owned.json").read_text())["objects"] == [
+        {"kind": "address", "ifname": "eth0", "address": "10.77.0.50/24", "label": "eth0:0"}]
+    [line] = [x for x in done.stderr.splitlines() if "owned.json" in x]
+    assert "moved aside" in line
+
+
+def test_a_snapshot_too_large_to_read_back_is_not_taken(lab: VethNamespace,
+                                                         dirs: NethookDirs) -> None:
+    batch = dirs.base / "aliases.batch"
+    batch.write_text("".join(f"address add 10.{i >> 8 & 255}.{i & 255}.9/32 dev eth0\n"
+                             for i in range(4100)))
+    lab.ns.run(["ip", "-batch", str(batch)])
+    done = dirs.command(lab.name, "snapshot", "eth0")
+    assert done.returncode == 3
+    assert "more than the 4096 a snapshot holds; not taken" in done.stderr
+    assert not (dirs.run / "snapshot" / "eth0.json").exists()

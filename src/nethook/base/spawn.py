@@ -20,18 +20,20 @@ PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 SPAWN_TIMEOUT = 5.0
 
 
-def nethook_argv(ctx: RunContext, verb: Sequence[str]) -> List[str]:
-    """``nethook VERB ...`` with this run's root, configuration and directories."""
-    argv = [sys.executable, "-m", "nethook", *verb, "--root", str(ctx.root),
+def nethook_argv(ctx: RunContext, verb: Sequence[str],
+                 arguments: Sequence[str] = ()) -> List[str]:
+    """``nethook [this run's root, configuration, directories] VERB -- ARGUMENTS``: an
+    argument (an interface may be named ``-x``) is never read as an option."""
+    argv = [sys.executable, "-m", "nethook", "--root", str(ctx.root),
             "--state-dir", str(ctx.state_dir), "--run-dir", str(ctx.run_dir)]
     if ctx.config is not None:
         argv += ["--config", str(ctx.config)]
-    return argv
+    return [*argv, *verb, *(["--", *arguments] if arguments else [])]
 
 
-def detached(ctx: RunContext, verb: Sequence[str]) -> None:
+def detached(ctx: RunContext, verb: Sequence[str], arguments: Sequence[str] = ()) -> None:
     """Start ``nethook VERB ...`` and return at once. OSError when it cannot start."""
-    argv = nethook_argv(ctx, verb)
+    argv = nethook_argv(ctx, verb, arguments)
     null = subprocess.DEVNULL
     setsid = shutil.which("setsid", path=PATH)
     if setsid:

@@ -55,12 +55,27 @@ def interface(args: argparse.Namespace) -> Optional[str]:
 
 
 def _assembled(args: argparse.Namespace, ctx: RunContext) -> Assembly:
-    """The one desired state of this run; an invalid configuration stops the verb."""
+    """The one desired state of this run; an invalid configuration, or an interface that
+    is neither kept nor present in the kernel, stops the verb."""
     from nethook.engine.desired import assemble
 
     assembly = assemble(ctx, interface(args))
     assembly.require_valid()
+    if assembly.scope is not None and assembly.scope not in assembly.interfaces:
+        _require_link(assembly.scope)
     return assembly
+
+
+def _require_link(ifname: str) -> None:
+    from nethook.engine.reconcile import open_kernel
+
+    netlink = open_kernel()
+    try:
+        present = netlink.observe([], []).has_link(ifname)
+    finally:
+        netlink.close()
+    if not present:
+        raise UsageError(f"{ifname}: no such interface, and nothing is kept on it")
 
 
 # -- status, check, metrics ------------------------------------------------------------------
@@ -85,7 +100,8 @@ def check(args: argparse.Namespace, ctx: RunContext) -> Output:
     try:
         result = plugin.evaluate(gather(ctx, interface(args)))
     except (NethookError, OSError) as exc:
-        result = plugin.unknown(f"cannot check: {exc}")
+        hint = "; nethook check must run as root (sudo)" if os.geteuid() != 0 else ""
+        result = plugin.unknown(f"cannot check: {exc}{hint}")
     return Output(int(result.status), "check", result.to_json(), result.text())
 
 
@@ -172,6 +188,7 @@ def snapshot(args: argparse.Namespace, ctx: RunContext) -> Output:
 
     ifname = interface(args)
     assert ifname is not None  # the argument is required
+    _require_link(ifname)
     take_snapshot(ctx, Event(source="cli", kind=Kind.PREPARE, reason="snapshot",
                              ifname=ifname))
     taken = load(ctx.run_dir, ifname)

@@ -11,8 +11,9 @@ and ``metrics``. Three parts, each object carrying its origin:
 
 Where two parts claim the same kernel object, the configuration wins over the imports,
 and both over the snapshot. An invalid configuration or an unreadable ``rt_tables``
-(``config_error``), or an imported file that cannot be read (``import_error``), leaves
-nothing declared or imported: the command-line verbs refuse to act on it (exit 2), a hook still
+(``config_error``) leaves nothing declared; an imported file that cannot be read
+(``import_error``) leaves the configuration's own objects and nothing imported. The
+command-line verbs refuse either to act on it (exit 2), a hook still
 restores the snapshot and removes nothing. A snapshot that cannot be read is left out
 and reported in ``snapshot_errors``; the rest stands.
 """
@@ -141,7 +142,9 @@ def _declared(ctx: RunContext, imports: bool = True) -> Assembly:
         found = tuple(importers.read(importers.selected(config.imports, ctx.root),
                                      ctx.root, tables))
     except ConfigError as exc:  # an imported file exists but cannot be read
-        return Assembly(None, config=config, import_error=exc, tables=tables)
+        # the configuration's own objects still count for a hook; the verbs refuse
+        return Assembly(None, config=config, import_error=exc, tables=tables,
+                        declared=config.desired)
     declared, _kept, conflicts = importers.combine(config.desired, found)
     problems = (*importers.problems(found), *conflicts)
     for problem in problems:

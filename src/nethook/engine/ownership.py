@@ -24,6 +24,7 @@ from nethook.model.objects import KernelObject, Observed, Route
 
 RECORD_NAME = "owned.json"
 RECORD_VERSION = 2
+BAD_SUFFIX = ".bad"
 READ_LIMIT = 64 << 20  # a record of a million objects is far beyond any real host
 
 
@@ -92,6 +93,14 @@ def load_record(state_dir: Path) -> Record:
 def load(state_dir: Path) -> FrozenSet[KernelObject]:
     """The owned objects (an intent left behind is not settled here)."""
     return load_record(state_dir).owned
+
+
+def move_aside(state_dir: Path) -> Path:
+    """An unreadable record out of the way (``owned.json.bad``), kept for the
+    administrator; a new one starts empty."""
+    with TrustedDir.open(state_dir) as state:
+        state.move(RECORD_NAME, state, RECORD_NAME + BAD_SUFFIX)
+    return state_dir / (RECORD_NAME + BAD_SUFFIX)
 
 
 def save(state_dir: Path, owned: Iterable[KernelObject],

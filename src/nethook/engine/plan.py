@@ -7,6 +7,7 @@ no longer keeps) come last, in the reverse order.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -140,9 +141,7 @@ def default_rule_priority(observed: Observed, family: int) -> int:
 
 
 def _with_priority(rule: Rule, priority: int) -> Rule:
-    return Rule(table=rule.table, family=rule.family, priority=priority, src=rule.src,
-                dst=rule.dst, fwmark=rule.fwmark, fwmask=rule.fwmask, iif=rule.iif,
-                oif=rule.oif, ifname=rule.ifname, origin=rule.origin)
+    return dataclasses.replace(rule, priority=priority)
 
 
 def _prune_ops(desired: Desired, observed: Observed, prune: Iterable[KernelObject]) -> List[Op]:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Dict, FrozenSet, Optional, Tuple
 
 from nethook.base.context import RunContext
+from nethook.base.errors import StateError
 from nethook.base.exit_codes import ExitCode
 from nethook.base.lock import RunLock
 from nethook.engine import coalesce, counters, journal, ownership
@@ -61,48 +63,70 @@ def observe_scope(netlink: Netlink, desired: Desired,
     return netlink.observe(sorted(ifnames), sorted(tables))
 
 
-def reconcile(ctx: RunContext, desired: Desired, event: Event, *, prune: bool = False,
-              dry_run: bool = False, open_netlink: NetlinkFactory = open_kernel,
-              arrival: Optional[int] = None) -> Optional[RunResult]:
-    """Make the kernel hold ``desired`` (already narrowed to the event's interface).
+@contextmanager
+def exclusive(ctx: RunContext, event: Event, arrival: Optional[int] = None) -> Iterator[bool]:
+    """The run lock, held for a whole run: yields False when a run that started after this
+    event already covered it (``arrival``: a hook's number from coalesce.arrive).
 
-    With ``arrival`` (a hook's number from coalesce.arrive), returns None when a run that
-    started after this event already covered it.
-    """
-    started = time.monotonic()
+    Everything a run decides from is read while it is held: the desired state (a
+    snapshot an enter hook wrote just before is seen), the kernel, the ownership record;
+    and a snapshot is consumed under it, so one written after the run stays pending."""
     with RunLock(ctx.run_dir, ctx.lock_timeout):
         if arrival is not None and event.ifname:
             if coalesce.already_served(ctx.run_dir, event.ifname, arrival):
                 log.debug("%s: %s already covered by a later run", event.ifname, event.reason)
-                return None
+                yield False
+                return
             coalesce.start_serving(ctx.run_dir, event.ifname)
-        record = ownership.load_record(ctx.state_dir)
-        netlink = open_netlink()
-        try:
-            prunable = _in_scope(record.owned, event.ifname) if prune else frozenset()
-            observed = observe_scope(netlink, desired, (*prunable, *record.pending))
-            observed_at = time.monotonic()
-            owned = _settle(ctx, record, observed, dry_run)
-            leftovers = _in_scope(owned, event.ifname) if prune else frozenset()
-            allowed, withheld = respect_lease(desired, observed, event)
-            the_plan = make_plan(allowed, observed, leftovers)
-            the_plan = Plan(the_plan.ops, the_plan.skipped + withheld)
-            report = (ApplyReport() if dry_run
-                      else _apply(ctx, the_plan, netlink, owned, event.describe()))
-        finally:
-            netlink.close()
-        applied_at = time.monotonic()
-        result = RunResult(the_plan, report, dry_run)
-        if not dry_run:
-            if report.results:
-                ownership.save(ctx.state_dir, _owned_after(owned, report))
-                counters.add(ctx.state_dir, _restored(report, event))
-            durations = {"observe_ms": _ms(observed_at - started),
-                         "apply_ms": _ms(applied_at - observed_at),
-                         "total_ms": _ms(time.monotonic() - started)}
-            journal.append(ctx.state_dir, _journal_entry(event, result, durations))
+        yield True
+
+
+def reconcile(ctx: RunContext, desired: Desired, event: Event, *, prune: bool = False,
+              dry_run: bool = False,
+              open_netlink: NetlinkFactory = open_kernel) -> RunResult:
+    """Make the kernel hold ``desired`` (already narrowed to the event's interface). The
+    caller holds the run lock (:func:`exclusive`)."""
+    started = time.monotonic()
+    record = _record(ctx)
+    netlink = open_netlink()
+    try:
+        prunable = _in_scope(record.owned, event.ifname) if prune else frozenset()
+        observed = observe_scope(netlink, desired, (*prunable, *record.pending))
+        observed_at = time.monotonic()
+        owned = _settle(ctx, record, observed, dry_run)
+        leftovers = _in_scope(owned, event.ifname) if prune else frozenset()
+        allowed, withheld = respect_lease(desired, observed, event)
+        the_plan = make_plan(allowed, observed, leftovers)
+        the_plan = Plan(the_plan.ops, the_plan.skipped + withheld)
+        report = (ApplyReport() if dry_run
+                  else _apply(ctx, the_plan, netlink, owned, event.describe()))
+    finally:
+        netlink.close()
+    applied_at = time.monotonic()
+    result = RunResult(the_plan, report, dry_run)
+    if not dry_run:
+        if report.results:
+            ownership.save(ctx.state_dir, _owned_after(owned, report))
+            counters.add(ctx.state_dir, _restored(report, event))
+        durations = {"observe_ms": _ms(observed_at - started),
+                     "apply_ms": _ms(applied_at - observed_at),
+                     "total_ms": _ms(time.monotonic() - started)}
+        journal.append(ctx.state_dir, _journal_entry(event, result, durations))
     _log_summary(event, result)
     return result
+
+
+def _record(ctx: RunContext) -> ownership.Record:
+    """The ownership record; an unreadable one is moved aside with one line, and the run
+    goes on adding what is missing: only what was recorded in it can no longer be
+    pruned."""
+    try:
+        return ownership.load_record(ctx.state_dir)
+    except StateError as exc:
+        aside = ownership.move_aside(ctx.state_dir)
+        log.error("%s; moved aside to %s: what nethook added before can no longer be "
+                  "pruned, the rest goes on", exc, aside)
+        return ownership.Record()
 
 
 def _settle(ctx: RunContext, record: ownership.Record, observed: Observed,
@@ -124,7 +148,7 @@ def _apply(ctx: RunContext, the_plan: Plan, netlink: Netlink,
            owned: FrozenSet[KernelObject], why: str) -> ApplyReport:
     """Record the intent (flushed to disk) before the kernel changes, then apply."""
     intent = [op.target for op in the_plan.ops
-              if op.verb is not Verb.DELETE and _from_a_file(op.target)]
+              if op.verb is Verb.ADD and _from_a_file(op.target)]
     if intent:
         ownership.save(ctx.state_dir, owned, pending=intent)
     return apply(the_plan, netlink, why)
@@ -155,7 +179,7 @@ def _owned_after(owned: FrozenSet[KernelObject], report: ApplyReport) -> FrozenS
     import) is its own, and ``--prune`` may remove it once no file declares it; what it
     put back from a snapshot was the administrator's, and is never recorded."""
     added = {r.op.target for r in report.applied
-             if r.op.verb is not Verb.DELETE and _from_a_file(r.op.target)}
+             if r.op.verb is Verb.ADD and _from_a_file(r.op.target)}
     gone = {r.op.target for r in report.results
             if r.op.verb is Verb.DELETE and r.status is not Status.FAILED}
     return frozenset((owned - gone) | added)
@@ -194,8 +218,11 @@ def _log_summary(event: Event, result: RunResult) -> None:
     done = _count_kinds(r for r in result.report.applied)
     if done:
         log.info("%s: %s after %s", scope, done, event.describe())
-    elif not result.plan.ops:
+    elif not result.plan.ops and not result.plan.skipped:
         log.info("%s: nothing missing after %s", scope, event.describe())
+    elif not result.plan.ops:
+        log.info("%s: nothing restored now after %s; %d object(s) held back", scope,
+                 event.describe(), len(result.plan.skipped))
     if result.report.failed:
         log.warning("%s: %d operation(s) failed", scope, len(result.report.failed))
 

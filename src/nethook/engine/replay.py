@@ -53,6 +53,15 @@ def events_to_replay(ctx: RunContext, ifname: Optional[str], reason: Optional[st
     names = [ifname] if ifname else sorted(set(recorded) | set(candidates))
     events = []
     for name in names:
-        event = recorded.get(name) or from_kernel(name, observed, reason or "BOUND")
+        event = recorded.get(name)
+        if event is None or not _lease_still_there(event, observed):
+            event = from_kernel(name, observed, reason or "BOUND")
         events.append(with_reason(event, reason))
     return events
+
+
+def _lease_still_there(event: Event, observed: Observed) -> bool:
+    """A recorded event's lease is still on its interface: replaying it as it was makes
+    sense. A lease that has moved on would hold back what its subnet's aliases need."""
+    lease = event.new_address
+    return lease is None or (event.ifname, lease) in {a.key for a in observed.addresses}

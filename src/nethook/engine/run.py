@@ -28,9 +28,15 @@ from nethook.base.errors import StateError
 from nethook.base.lock import RunLock
 from nethook.engine import coalesce, journal, ownership, snapshot, snapshot_file
 from nethook.engine.desired import Assembly, assemble
-from nethook.engine.reconcile import NetlinkFactory, RunResult, open_kernel, reconcile
+from nethook.engine.reconcile import (
+    NetlinkFactory,
+    RunResult,
+    exclusive,
+    open_kernel,
+    reconcile,
+)
 from nethook.events import Event, Kind
-from nethook.model.objects import Address, KernelObject
+from nethook.model.objects import Address, Desired, KernelObject
 from nethook.model.ops import Verb
 
 log = logging.getLogger(__name__)
@@ -63,27 +69,37 @@ def restore(ctx: RunContext, event: Event, *, dry_run: bool = False, replay: boo
     """
     assert event.ifname is not None
     arrival = None if replay else coalesce.arrive(ctx.run_dir, event.ifname)
-    assembly = assemble(ctx, event.ifname, base=base, consumed_too=replay)
-    if assembly.error is not None:
-        log.error("invalid configuration, restoring the snapshot only: %s",
-                  assembly.error)
-    desired = assembly.desired.without(withhold)
-    result = reconcile(ctx, desired, event, dry_run=dry_run, arrival=arrival,
-                       open_netlink=open_netlink)
-    if result is not None and not dry_run:
-        settle_snapshots(ctx, assembly, result, withhold)
+    with exclusive(ctx, event, arrival) as go:
+        if not go:
+            return None
+        assembly = assemble(ctx, event.ifname, base=base, consumed_too=replay)
+        if assembly.config_error is not None:
+            log.error("invalid configuration, restoring the snapshot only: %s",
+                      assembly.config_error)
+        elif assembly.import_error is not None:
+            log.error("%s; restoring nethook.yaml's objects and the snapshot only",
+                      assembly.import_error)
+        desired = assembly.desired.without(withhold)
+        result = reconcile(ctx, desired, event, dry_run=dry_run, open_netlink=open_netlink)
+        if not dry_run:
+            settle_snapshots(ctx, assembly, result, withhold)
+    if not dry_run:
         services_step(ctx, assembly, event.ifname, result)
     return result
 
 
 def apply_all(ctx: RunContext, assembly: Assembly, event: Event, *, prune: bool,
               dry_run: bool, open_netlink: NetlinkFactory = open_kernel) -> RunResult:
-    """``nethook apply`` and ``plan``: the whole assembly (or one interface of it)."""
-    result = reconcile(ctx, assembly.desired, event, prune=prune, dry_run=dry_run,
-                       open_netlink=open_netlink)
-    assert result is not None  # only a coalesced hook run returns None
+    """``nethook apply`` and ``plan``: the whole assembly (or one interface of it). Its
+    snapshots are read again under the run lock, with the configuration as it was."""
+    with exclusive(ctx, event) as go:
+        assert go  # only a coalesced hook run is ever covered by another
+        assembly = assemble(ctx, assembly.scope, base=assembly)
+        result = reconcile(ctx, assembly.desired, event, prune=prune, dry_run=dry_run,
+                           open_netlink=open_netlink)
+        if not dry_run:
+            settle_snapshots(ctx, assembly, result)
     if not dry_run:
-        settle_snapshots(ctx, assembly, result)
         for ifname in sorted(assembly.interfaces):
             services_step(ctx, assembly, ifname, result)
     return result
@@ -127,8 +143,8 @@ def take_snapshot(ctx: RunContext, event: Event, *,
     """
     assert event.ifname is not None
     ifname = event.ifname
-    assembly = assemble(ctx, ifname, base=base, imports=False)
-    if not assembly.config.snapshot_enabled(ifname):
+    config = (base or assemble(ctx, ifname, imports=False)).config
+    if not config.snapshot_enabled(ifname):
         return
     families = (event.family,) if event.family is not None else snapshot.BOTH_FAMILIES
     wait = ctx.lock_timeout if deadline is None else max(deadline - time.monotonic(), 0.0)
@@ -149,14 +165,24 @@ def take_snapshot(ctx: RunContext, event: Event, *,
             return
         lease = [a for a in (event.old_address, event.new_address) if a is not None]
         state = snapshot.take(observed, ifname, lease, families, owned=_owned(ctx))
-        previous = assembly.snapshot_of(ifname)
+        previous = _previous(ctx, ifname) if len(families) == 1 else None
         for other in (f for f in snapshot.BOTH_FAMILIES if f not in families):
             if previous is not None:
                 state = state.merged(previous.of_family(other))
+        snapshot_file.check_size(state, ifname)
         snapshot_file.save(ctx.run_dir, ifname, state, event.reason)
         count = len(state.objects())
         log.debug("%s: snapshot of %d object(s) before %s", ifname, count, event.reason)
         journal_only(ctx, event, f"snapshot of {count} object(s)")
+
+
+def _previous(ctx: RunContext, ifname: str) -> Optional[Desired]:
+    """The pending snapshot (read under the run lock), whose other family is kept."""
+    try:
+        return snapshot_file.load(ctx.run_dir, ifname)
+    except StateError as exc:
+        log.error("%s: %s; a new one is taken", ifname, exc)
+        return None
 
 
 def _owned(ctx: RunContext) -> FrozenSet[KernelObject]:

@@ -11,27 +11,23 @@ directory, is :mod:`nethook.engine.snapshot_file`'s.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 from collections.abc import Collection, Iterable
-from typing import TypeVar
 
 from nethook.engine.ownership import ObjectIndex
 from nethook.model.objects import (
-    Address,
     Desired,
     IPInterface,
     KernelObject,
     Observed,
-    Route,
     Rule,
 )
 
 log = logging.getLogger(__name__)
-SNAPSHOT_VERSION = 1
 SYSTEM_TABLES = frozenset({0, 253, 254, 255})
 BOTH_FAMILIES = (4, 6)
-_Object = TypeVar("_Object", Address, Route, Rule)
 
 
 def take(observed: Observed, ifname: str, lease: Iterable[IPInterface] = (),
@@ -76,6 +72,6 @@ def _names_any(rule: Rule, ips: Iterable[ipaddress.IPv4Address | ipaddress.IPv6A
 
 
 def _owned_by(rule: Rule, ifname: str) -> Rule:
-    return Rule(table=rule.table, family=rule.family, priority=rule.priority, src=rule.src,
-                dst=rule.dst, fwmark=rule.fwmark, fwmask=rule.fwmask, iif=rule.iif,
-                oif=rule.oif, ifname=ifname)
+    return dataclasses.replace(rule, ifname=ifname)
+
+

@@ -56,6 +56,16 @@ def pending_names(run_dir: Path) -> FrozenSet[str]:
         return frozenset(n[: -len(SUFFIX)] for n in folder.names() if n.endswith(SUFFIX))
 
 
+def check_size(state: Desired, ifname: str) -> None:
+    """A snapshot nethook could not read back is not written: StateError, one line, and
+    the previous snapshot stays as it was."""
+    count = len(state.objects())
+    if count > MAX_OBJECTS:
+        raise StateError(f"{ifname}: {count} objects to snapshot, more than the "
+                         f"{MAX_OBJECTS} a snapshot holds; not taken (declare them in "
+                         "nethook.yaml instead)")
+
+
 def save(run_dir: Path, ifname: str, state: Desired, reason: str) -> None:
     taken = datetime.now(timezone.utc).isoformat(timespec="seconds")
     data = {"version": SNAPSHOT_VERSION, "ifname": ifname, "taken": taken, "reason": reason,

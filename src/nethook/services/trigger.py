@@ -212,7 +212,7 @@ def release(run_dir: Path, ifname: str) -> None:
 
 def spawn_check(ctx: RunContext, ifname: str) -> None:
     """``nethook services-check IFACE`` with this run's paths, detached from the hook."""
-    spawn.detached(ctx, ("services-check", ifname))
+    spawn.detached(ctx, ("services-check",), (ifname,))
 
 
 def _to_json(address: Address) -> Dict[str, object]:

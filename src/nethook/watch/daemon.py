@@ -18,7 +18,8 @@ import os
 import signal
 import subprocess
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, Optional
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Set
 
 from nethook.base import spawn
 from nethook.base.context import RunContext
@@ -61,6 +62,7 @@ class Watcher:
         self._timer: Optional[asyncio.TimerHandle] = None
         self._tasks: List[asyncio.Future[Any]] = []
         self.dbus: Any = None  # a DBusWatch once D-Bus is followed
+        self._unwritable: Set[Path] = set()  # textfile directories already warned about
         self.dbus_problem: Optional[str] = None  # why D-Bus is not followed, if it cannot be
 
     def _first_assembly(self) -> Assembly:
@@ -315,6 +317,13 @@ class Watcher:
         ``nethook metrics --textfile DIR`` runs detached, as a hook's services check does."""
         directory = self.assembly.config.metrics_textfile
         if directory is None:
+            return
+        if not os.access(directory, os.W_OK):
+            if directory not in self._unwritable:
+                self._unwritable.add(directory)
+                log.warning("metrics.textfile %s is not writable for the watcher (under "
+                            "nethook-watch.service: add ReadWritePaths=%s in a drop-in)",
+                            directory, directory)
             return
         try:
             spawn.detached(self.ctx, ("metrics", "--textfile", str(directory)))
