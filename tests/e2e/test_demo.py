@@ -112,7 +112,10 @@ def test_the_demo_shows_hooks_and_the_watcher_restoring() -> None:
     assert status == 0, output
     assert re.search(r"dhclient BOUND eth0: restored 3: ip -4 address add 10\.77\.0\.50/24",
                      output), output
-    assert "netlink removal eth0: restored 2:" in output
+    # the alias and the rule come back, in one run or two (the watcher runs as soon as
+    # the socket has nothing pending, and the demo deletes them with two commands)
+    restored = re.findall(r"netlink removal eth0: restored (\d+):", output)
+    assert sum(int(n) for n in restored) == 2, output
     assert "eth0@if2         UP             10.77.0.11/24 10.77.0.50/24 10.77.0.51/24" in output
     assert re.search(r"^NETHOOK OK - 4 object\(s\) kept, all present \|", output, re.M), output
     assert "cleaned up:" in output
