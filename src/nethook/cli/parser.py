@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from typing import Optional
 
 from nethook import __version__
+from nethook.config.imports import IMPORT_SOURCES as IMPORT_SOURCES
 
-# The same names as config.schema.IMPORT_SOURCES, which the cli must not import (yaml).
-IMPORT_SOURCES = ("ifcfg", "ifupdown", "netplan")
 HOOK_SOURCES = ("dhclient-enter", "dhclient-exit", "dhclient-rhel", "networkmanager",
                 "ifupdown", "networkd")
 EXIT_STATUS = """\
