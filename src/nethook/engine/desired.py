@@ -24,13 +24,15 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Dict, FrozenSet, Optional, Tuple
+from typing import Dict, FrozenSet, Optional, Tuple, Union
 
 from nethook.base.context import RunContext
 from nethook.base.errors import ConfigError, StateError
+from nethook.config.imports import IMPORT_AUTO
 from nethook.config.load import Config, discover, load
 from nethook.config.rt_tables import RouteTables, load_tables
-from nethook.engine import snapshot_file
+from nethook.engine import declared_cache, snapshot_file
+from nethook.engine.declared_cache import Parsed, Reading
 from nethook.importers.base import Imported, Problem
 from nethook.model.objects import Desired
 
@@ -127,19 +129,26 @@ def _declared(ctx: RunContext, imports: bool = True) -> Assembly:
     """The configuration and (``imports``) what it imports, for every interface."""
     from nethook import importers
 
+    read = _parsed(ctx)
+    if isinstance(read, Assembly):
+        return read
+    parsed, reading = read
+    config, tables = parsed.config, parsed.tables
+    auto = config.imports == (IMPORT_AUTO,)
     try:
-        tables = load_tables(ctx.root)
-    except ConfigError as exc:
-        return Assembly(None, config_error=exc)
-    try:
-        config = load(discover(ctx.root, ctx.config), tables)
-    except ConfigError as exc:
-        return Assembly(None, config_error=exc, tables=tables)
-    if not imports:
-        return Assembly(None, config=config, tables=tables, declared=config.desired)
-    try:
-        found = tuple(importers.read(importers.selected(config.imports, ctx.root),
-                                     ctx.root, tables))
+        if not imports:
+            names: Tuple[str, ...] = ()
+        elif auto and parsed.present is not None:
+            names = parsed.present
+        else:
+            names = tuple(importers.selected(config.imports, ctx.root))
+            if auto:
+                parsed = dataclasses.replace(parsed, present=names)
+        if reading is not None:
+            reading.save(parsed)
+        if not names:
+            return Assembly(None, config=config, tables=tables, declared=config.desired)
+        found = tuple(importers.read(names, ctx.root, tables))
     except ConfigError as exc:  # an imported file exists but cannot be read
         return Assembly(None, config=config, import_error=exc, tables=tables)
     declared, _kept, conflicts = importers.combine(config.desired, found)
@@ -148,3 +157,21 @@ def _declared(ctx: RunContext, imports: bool = True) -> Assembly:
         log.warning("%s", problem)
     return Assembly(None, config=config, tables=tables, imported=found, problems=problems,
                     declared=declared)
+
+
+def _parsed(ctx: RunContext) -> Union[Assembly, Tuple[Parsed, Optional[Reading]]]:
+    """nethook's own files as cached, or as read now (with what :meth:`Reading.save`
+    needs to cache them); an Assembly with the error when they are invalid."""
+    cached = declared_cache.load(ctx)
+    if cached is not None:
+        return cached, None
+    reading = Reading(ctx)
+    try:
+        tables = load_tables(ctx.root)
+    except ConfigError as exc:
+        return Assembly(None, config_error=exc)
+    try:
+        config = load(discover(ctx.root, ctx.config), tables)
+    except ConfigError as exc:
+        return Assembly(None, config_error=exc, tables=tables)
+    return Parsed(config, tables), reading

@@ -31,6 +31,13 @@ from nethook.importers.base import Imported, Problem
 from nethook.model.objects import Address, Desired, KernelObject, Route, Rule
 
 MODULES: Dict[str, str] = {name: f"nethook.importers.{name}" for name in IMPORT_SOURCES}
+# What each source's present(root) looks at, under the root: a directory's listing (and
+# its entries), or whether a file exists. A cache of the answer is keyed by these paths.
+PRESENCE: Dict[str, Tuple[str, ...]] = {
+    "ifcfg": ("etc/sysconfig/network-scripts",),
+    "ifupdown": ("etc/network/interfaces",),
+    "netplan": ("lib/netplan", "etc/netplan", "run/netplan"),
+}
 
 
 class _Source(Protocol):
