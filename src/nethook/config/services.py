@@ -102,6 +102,10 @@ class ServicesConfig:
         settings: DaemonSettings = getattr(self, name)
         return settings
 
+    def watched(self) -> Tuple[str, ...]:
+        """The daemons (of ``DAEMONS``) this section watches."""
+        return tuple(name for name in DAEMONS if self.daemon(name).enabled)
+
 
 @dataclass
 class ServicesFile:
