@@ -43,9 +43,9 @@ from nethook.base.errors import NethookError, StateError
 from nethook.base.safefiles import TrustedDir
 from nethook.config import codec, rt_tables
 from nethook.config import load as config_files
+from nethook.config.imports import PRESENCE
 from nethook.config.load import Config
 from nethook.config.rt_tables import RouteTables
-from nethook.importers import PRESENCE
 
 log = logging.getLogger(__name__)
 CACHE_NAME = "declared.json"

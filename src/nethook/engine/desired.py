@@ -24,7 +24,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Dict, FrozenSet, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Dict, FrozenSet, Optional, Tuple, Union
 
 from nethook.base.context import RunContext
 from nethook.base.errors import ConfigError, StateError
@@ -33,8 +33,10 @@ from nethook.config.load import Config, discover, load
 from nethook.config.rt_tables import RouteTables, load_tables
 from nethook.engine import declared_cache, snapshot_file
 from nethook.engine.declared_cache import Parsed, Reading
-from nethook.importers.base import Imported, Problem
 from nethook.model.objects import Desired
+
+if TYPE_CHECKING:  # the importers load only when a distro source is read
+    from nethook.importers.base import Imported, Problem
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +129,6 @@ def assemble(ctx: RunContext, scope: Optional[str] = None, *,
 
 def _declared(ctx: RunContext, imports: bool = True) -> Assembly:
     """The configuration and (``imports``) what it imports, for every interface."""
-    from nethook import importers
-
     read = _parsed(ctx)
     if isinstance(read, Assembly):
         return read
@@ -141,6 +141,8 @@ def _declared(ctx: RunContext, imports: bool = True) -> Assembly:
         elif auto and parsed.present is not None:
             names = parsed.present
         else:
+            from nethook import importers
+
             names = tuple(importers.selected(config.imports, ctx.root))
             if auto:
                 parsed = dataclasses.replace(parsed, present=names)
@@ -148,6 +150,8 @@ def _declared(ctx: RunContext, imports: bool = True) -> Assembly:
             reading.save(parsed)
         if not names:
             return Assembly(None, config=config, tables=tables, declared=config.desired)
+        from nethook import importers
+
         found = tuple(importers.read(names, ctx.root, tables))
     except ConfigError as exc:  # an imported file exists but cannot be read
         return Assembly(None, config=config, import_error=exc, tables=tables)

@@ -26,18 +26,12 @@ from pathlib import Path
 from typing import Dict, List, Protocol, Set, Tuple, cast
 
 from nethook.config.imports import IMPORT_AUTO, IMPORT_SOURCES
+from nethook.config.imports import PRESENCE as PRESENCE
 from nethook.config.rt_tables import RouteTables
 from nethook.importers.base import Imported, Problem
 from nethook.model.objects import Address, Desired, KernelObject, Route, Rule
 
 MODULES: Dict[str, str] = {name: f"nethook.importers.{name}" for name in IMPORT_SOURCES}
-# What each source's present(root) looks at, under the root: a directory's listing (and
-# its entries), or whether a file exists. A cache of the answer is keyed by these paths.
-PRESENCE: Dict[str, Tuple[str, ...]] = {
-    "ifcfg": ("etc/sysconfig/network-scripts",),
-    "ifupdown": ("etc/network/interfaces",),
-    "netplan": ("lib/netplan", "etc/netplan", "run/netplan"),
-}
 
 
 class _Source(Protocol):
