@@ -154,6 +154,16 @@ class NethookDirs(LabDirs):
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         return env
 
+    def forget(self) -> None:
+        """Empty the state directory (ownership record, journal, counters): as on a host
+        whose nethook has only known the configuration written next, not the bigger
+        workload measured before it, whose objects would stay in its record."""
+        for entry in self.state.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
     def last_journal_entry(self) -> Optional[Dict[str, Any]]:
         entries = self.journal()
         return entries[-1] if entries else None
