@@ -4,7 +4,8 @@ No-op: every object of the workload is present and dhclient runs RENEW of the sa
 address. The exit shim starts nethook, which reads its (cached) configuration, observes
 the kernel and finds nothing to do. Compared with what any Python hook pays: the same
 interpreter starting (``python -c pass``), and starting plus importing the modules a
-restore loads (all of ``RESTORE_IMPORTS``). The shim's own chain (``sh``, ``timeout``, the
+restore loads (all of ``RESTORE_IMPORTS``), and importing only the standard library
+modules among them (``STDLIB_IMPORTS``). The shim's own chain (``sh``, ``timeout``, the
 wrapper's ``sh``) is measured with ``true`` exec'd in Python's place.
 
 Irrelevant events: an event each shim must let pass without starting Python (dhclient's
@@ -51,6 +52,10 @@ RESTORE_IMPORTS = ("import nethook.cli, nethook.cli.verbs, nethook.cli.hook, "
                    "nethook.events.dhclient, nethook.watch.client, nethook.engine.run, "
                    "nethook.adapters.netlink, nethook.services.trigger, "
                    "nethook.base.logs, logging.handlers")
+# The standard library modules those load that any Python program of this kind would
+# (logging, json, dataclasses, pathlib, ipaddress, socket, ...): the floor under them.
+STDLIB_IMPORTS = ("import logging, logging.handlers, socket, json, dataclasses, pathlib, "
+                  "ipaddress, datetime, typing, enum, struct, fcntl, errno, select")
 # What the exit shim and the wrapper run around Python (sh sourcing the shim, timeout,
 # sh running the wrapper), with `true` exec'd where the wrapper execs python.
 SHIM_CHAIN = "timeout -k 1 15 /bin/sh -c 'exec true' </dev/null >/dev/null || :"
@@ -59,6 +64,7 @@ NOOP_LABELS = {
     "shim_chain": "the shim's chain, exec true for python",
     "python": "python -c pass",
     "python_imports": "python + nethook's imports",
+    "python_stdlib": "python + the stdlib nethook uses",
 }
 IRRELEVANT_LABELS = {
     "sh": "sh -c :",
@@ -86,6 +92,7 @@ def noop_commands(sandbox: Sandbox) -> Dict[str, Command]:
         "shim_chain": ([tool("sh"), "-c", SHIM_CHAIN], renew_env()),
         "python": ([python, "-c", "pass"], _python_env(sandbox)),
         "python_imports": ([python, "-c", RESTORE_IMPORTS], _python_env(sandbox)),
+        "python_stdlib": ([python, "-c", STDLIB_IMPORTS], _python_env(sandbox)),
     }
 
 
@@ -172,7 +179,8 @@ def _breakdown(median: Dict[str, Any]) -> Dict[str, Any]:
 
     return {
         "interpreter start": median["python"],
-        "a restore's imports": minus(median["python_imports"], median["python"]),
+        "the standard library's imports": minus(median["python_stdlib"], median["python"]),
+        "nethook's own imports": minus(median["python_imports"], median["python_stdlib"]),
         "shim (sh, timeout, wrapper)": median["shim_chain"],
         "nethook's own work": minus(minus(median["nethook"], median["shim_chain"]),
                                     median["python_imports"]),

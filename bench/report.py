@@ -121,10 +121,12 @@ def _cost_rows(table: Table, scale: Dict[str, Any], noop: Dict[str, Any]) -> Non
         return
     small = noop.get(min(noop, key=int)) if noop else None
     python = _get(small, "methods", "python", "cpu_median_ms")
+    stdlib = _get(small, "methods", "python_stdlib", "cpu_median_ms")
     imports = _get(small, "methods", "python_imports", "cpu_median_ms")
     fixed = nethook["fixed_ms"]
     table.row("fixed cost, CPU ms (fit, N <= 1000)", fixed, "python -c pass, CPU ms", python,
               _ratio(fixed, python), "fixed")
+    table.row("", None, "python + the stdlib it uses, CPU ms", stdlib, _ratio(fixed, stdlib))
     table.row("", None, "python + nethook's imports, CPU ms", imports, _ratio(fixed, imports))
     per = nethook["per_address_us"]
     base = batch["per_address_us"] if batch else None
@@ -163,6 +165,8 @@ def _watcher_rows(table: Table, watcher: Dict[str, Any]) -> None:
                   methods["watcher"]["median_ms"], "ip -batch, no watcher running",
                   methods["alone"]["median_ms"], entry["ratio"],
                   "watcher" if key == "1000" else "", entry["ratio"])
+        table.row("", None, "ip -batch, the watcher listening", methods["ip_batch"]["median_ms"],
+                  entry["ratio_listening"])
 
 
 def _outage_rows(table: Table, outage: Dict[str, Any]) -> None:
