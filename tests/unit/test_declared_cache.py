@@ -150,6 +150,21 @@ def test_a_distro_source_that_appears_is_imported(ctx: RunContext) -> None:
     assert "eth2 203.0.113.9/24" in _addresses(assemble(ctx))
 
 
+def test_a_cache_written_without_imports_learns_which_sources_are_present(
+        ctx: RunContext) -> None:
+    """A snapshot (no imports) caches the configuration first; the next restore adds
+    which distro sources are present, so that later runs need not look."""
+    _age(ctx.root)
+    assemble(ctx, "eth0", imports=False)
+    cache = ctx.run_dir / CACHE_NAME
+    assert json.loads(cache.read_text())["present"] is None
+    assemble(ctx, "eth0")
+    assert json.loads(cache.read_text())["present"] == []
+    stamp = cache.stat().st_mtime_ns
+    assemble(ctx, "eth0")
+    assert cache.stat().st_mtime_ns == stamp
+
+
 def test_an_invalid_configuration_is_never_cached(ctx: RunContext) -> None:
     (ctx.root / "etc" / "nethook" / "conf.d" / "bad.yaml").write_text("version: 1\nfoo: 1\n")
     _age(ctx.root)

@@ -143,6 +143,8 @@ def _declared(ctx: RunContext, imports: bool = True) -> Assembly:
         else:
             from nethook import importers
 
+            if auto and reading is None:  # cached by a run that needed no imports
+                reading = Reading(ctx)
             names = tuple(importers.selected(config.imports, ctx.root))
             if auto:
                 parsed = dataclasses.replace(parsed, present=names)
