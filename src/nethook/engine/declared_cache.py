@@ -11,7 +11,8 @@ The key is every path whose content or listing decides that result: the director
 nethook's configuration, ``rt_tables`` and each importer's presence check look in, every
 entry of each, and a configuration file given by path; for each, ``lstat`` and ``stat``
 (type and mode, device, inode, size, mtime and ctime in nanoseconds) or that it is
-absent. Plus the root, the configuration option and nethook's version.
+absent. Plus the root, the configuration option, nethook's version, and the files of the
+code that reads them (``nethook.config`` and this module): an upgrade is a miss.
 
 Any doubt means a miss, never a wrong answer:
 
@@ -90,7 +91,8 @@ def _entry(path: str) -> Entry:
 def _watched(ctx: RunContext) -> List[Path]:
     return [*config_files.listed_directories(ctx.root, ctx.config),
             *rt_tables.listed_directories(ctx.root),
-            *(ctx.root / path for paths in PRESENCE.values() for path in paths)]
+            *(ctx.root / path for paths in PRESENCE.values() for path in paths),
+            Path(config_files.__file__).parent, Path(__file__)]  # the code that reads them
 
 
 def take_key(ctx: RunContext) -> List[Entry]:
