@@ -1,18 +1,20 @@
-"""Part 2 (no-op cost) and part 3 (irrelevant event cost), with where the time goes.
+"""The no-op and the irrelevant events: what a hook costs when there is nothing to do.
 
 No-op: every object of the workload is present and dhclient runs RENEW of the same
-address. The exit shim starts nethook, which reads its config, observes the kernel and
-finds nothing to do. Compared with what any Python hook pays: the same interpreter
-starting (``python -c pass``), and starting plus importing what a reconcile truly needs
-(and the same without the netlink adapter). The shim's own chain (``sh``, ``timeout``, the wrapper's
-``sh``) is measured with ``true`` exec'd in Python's place.
+address. The exit shim starts nethook, which reads its (cached) configuration, observes
+the kernel and finds nothing to do. Compared with what any Python hook pays: the same
+interpreter starting (``python -c pass``), and starting plus importing the modules a
+restore loads (all of ``RESTORE_IMPORTS``), and importing only the standard library
+modules among them (``STDLIB_IMPORTS``). The shim's own chain (``sh``, ``timeout``, the
+wrapper's ``sh``) is measured with ``true`` exec'd in Python's place.
 
-Irrelevant events: dhclient's PREINIT through the enter and the exit shim, and
-NetworkManager's ``hostname`` through its dispatcher shim, against ``sh -c :``. The
-shims should decide before starting Python.
+Irrelevant events: an event each shim must let pass without starting Python (dhclient's
+PREINIT through the Debian enter and exit shims, NetworkManager's 11-dhclient calling
+the RHEL shim, NetworkManager's ``hostname``, ifupdown's ``MODE=stop``, networkd's
+``degraded``), against the same shell doing nothing (``sh -c :``, ``bash -c :``).
 
 Runs of the no-op hook with ``PYTHONPROFILEIMPORTTIME=1`` (``-X importtime``, through the
-real shim) say which imports cost what.
+real shim) say which imports cost what (in the JSON only).
 """
 
 from __future__ import annotations
@@ -20,15 +22,40 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from bench.hookenv import nm_dispatch, nm_env, preinit_env, renew_env, sourced
-from bench.sandbox import HOOK_PATH, TOOL_ENV, BenchError, Command, Log, Sandbox, tool
+from bench.hookenv import (
+    ifupdown_env,
+    networkd_env,
+    nm_dispatch,
+    nm_env,
+    preinit_env,
+    renew_env,
+    rhel_call,
+    rhel_nm_env,
+    sourced,
+)
+from bench.sandbox import (
+    HOOK_PATH,
+    TOOL_ENV,
+    BenchError,
+    Command,
+    Log,
+    Sandbox,
+    Spawned,
+    tool,
+)
 from bench.scale import prepare
-from bench.stats import ratio, rotated, summary
+from bench.stats import median_or_none, ratio, rotated, summary
 from bench.workload import Workload
 
-NEEDED_IMPORTS = "import nethook.engine.reconcile, nethook.adapters.netlink, yaml"
-# The same but the netlink adapter (once pyroute2's import, now the standard library's).
-IMPORTS_BUT_PYROUTE2 = "import nethook.engine.reconcile, yaml"
+# The modules a hook's restore loads (tests/unit/test_import_budget.py keeps the list).
+RESTORE_IMPORTS = ("import nethook.cli, nethook.cli.verbs, nethook.cli.hook, "
+                   "nethook.events.dhclient, nethook.watch.client, nethook.engine.run, "
+                   "nethook.adapters.netlink, nethook.services.trigger, "
+                   "nethook.base.logs, logging.handlers")
+# The standard library modules those load that any Python program of this kind would
+# (logging, json, dataclasses, pathlib, ipaddress, socket, ...): the floor under them.
+STDLIB_IMPORTS = ("import logging, logging.handlers, socket, json, dataclasses, pathlib, "
+                  "ipaddress, datetime, typing, enum, struct, fcntl, errno, select")
 # What the exit shim and the wrapper run around Python (sh sourcing the shim, timeout,
 # sh running the wrapper), with `true` exec'd where the wrapper execs python.
 SHIM_CHAIN = "timeout -k 1 15 /bin/sh -c 'exec true' </dev/null >/dev/null || :"
@@ -36,15 +63,21 @@ NOOP_LABELS = {
     "nethook": "nethook (exit shim, RENEW)",
     "shim_chain": "the shim's chain, exec true for python",
     "python": "python -c pass",
-    "python_imports": "python + needed imports",
-    "python_no_pyroute2": "python + needed imports - the adapter",
+    "python_imports": "python + nethook's imports",
+    "python_stdlib": "python + the stdlib nethook uses",
 }
 IRRELEVANT_LABELS = {
     "sh": "sh -c :",
+    "bash": "bash -c :",
     "enter_preinit": "dhclient enter shim, PREINIT",
     "exit_preinit": "dhclient exit shim, PREINIT",
-    "nm_hostname": "NM dispatcher shim, hostname",
+    "rhel_nm": "RHEL dhclient.d shim, NM's call",
+    "nm_hostname": "NetworkManager shim, hostname",
+    "ifupdown_stop": "ifupdown if-up.d shim, MODE=stop",
+    "networkd_degraded": "networkd shim, degraded",
 }
+# Each shim against the shell it runs in: the RHEL one is sourced by bash.
+IRRELEVANT_BASE = {"rhel_nm": "bash"}
 _IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
 
@@ -58,37 +91,46 @@ def noop_commands(sandbox: Sandbox) -> Dict[str, Command]:
         "nethook": (sourced(sandbox.shims["dhclient-exit"]), renew_env()),
         "shim_chain": ([tool("sh"), "-c", SHIM_CHAIN], renew_env()),
         "python": ([python, "-c", "pass"], _python_env(sandbox)),
-        "python_imports": ([python, "-c", NEEDED_IMPORTS], _python_env(sandbox)),
-        "python_no_pyroute2": ([python, "-c", IMPORTS_BUT_PYROUTE2], _python_env(sandbox)),
+        "python_imports": ([python, "-c", RESTORE_IMPORTS], _python_env(sandbox)),
+        "python_stdlib": ([python, "-c", STDLIB_IMPORTS], _python_env(sandbox)),
     }
 
 
 def irrelevant_commands(sandbox: Sandbox) -> Dict[str, Command]:
+    shims = sandbox.shims
     return {
         "sh": ([tool("sh"), "-c", ":"], dict(TOOL_ENV)),
-        "enter_preinit": (sourced(sandbox.shims["dhclient-enter"]), preinit_env()),
-        "exit_preinit": (sourced(sandbox.shims["dhclient-exit"]), preinit_env()),
-        "nm_hostname": (nm_dispatch(sandbox.shims["networkmanager"], "hostname"),
-                        nm_env("hostname")),
+        "bash": ([tool("bash"), "-c", ":"], dict(TOOL_ENV)),
+        "enter_preinit": (sourced(shims["dhclient-enter"]), preinit_env()),
+        "exit_preinit": (sourced(shims["dhclient-exit"]), preinit_env()),
+        "rhel_nm": (rhel_call(shims["dhclient-rhel"], "nethook_config"), rhel_nm_env()),
+        "nm_hostname": (nm_dispatch(shims["networkmanager"], "hostname"), nm_env("hostname")),
+        "ifupdown_stop": ([str(shims["ifupdown"])], ifupdown_env("stop")),
+        "networkd_degraded": ([str(shims["networkd"])], networkd_env("degraded")),
     }
 
 
 def _time_all(sandbox: Sandbox, commands: Dict[str, Command], runs: int,
-              check: Optional[Callable[[str, bool], None]] = None) -> Dict[str, List[float]]:
+              check: Optional[Callable[[str, bool], None]] = None
+              ) -> Dict[str, Dict[str, Any]]:
     """Every command ``runs`` times in rotated order, after one warm-up round; ``check``
-    gets each command's name after it ran, and whether its time was kept."""
-    seconds: Dict[str, List[float]] = {name: [] for name in commands}
+    gets each command's name after it ran, and whether its time was kept. Per command:
+    the wall-clock summary, its CPU time's median and its peak RSS's."""
+    spawned: Dict[str, List[Spawned]] = {name: [] for name in commands}
     for turn in range(-1, runs):
         for name in rotated(list(commands), turn):
             argv, env = commands[name]
-            spawned = sandbox.spawn(argv, env)
-            if spawned.status != 0:
-                raise BenchError(f"{name}: exit status {spawned.status}")
+            done = sandbox.spawn(argv, env)
+            if done.status != 0:
+                raise BenchError(f"{name}: exit status {done.status}")
             if turn >= 0:
-                seconds[name].append(spawned.seconds)
+                spawned[name].append(done)
             if check is not None:
                 check(name, turn >= 0)
-    return seconds
+    return {name: dict(summary([s.seconds for s in taken]),
+                       cpu_median_ms=median_or_none([s.cpu_ms for s in taken]),
+                       maxrss_median_kib=median_or_none([s.maxrss_kib for s in taken]))
+            for name, taken in spawned.items()}
 
 
 def measure_noop(sandbox: Sandbox, n: int, runs: int) -> Dict[str, Any]:
@@ -111,14 +153,13 @@ def measure_noop(sandbox: Sandbox, n: int, runs: int) -> Dict[str, Any]:
             journal.append(entry.get("durations") or {})
 
     try:
-        seconds = _time_all(sandbox, noop_commands(sandbox), runs, nothing_changed)
+        timed = _time_all(sandbox, noop_commands(sandbox), runs, nothing_changed)
         problems = workload.verify(sandbox.ip_json)
     finally:
         sandbox.ip_batch(files.breaker, force=True)
     if problems:
         raise BenchError(f"no-op N={n}: the state changed: {'; '.join(problems)}")
-    methods = {name: {"label": NOOP_LABELS[name], **summary(taken)}
-               for name, taken in seconds.items()}
+    methods = {name: {"label": NOOP_LABELS[name], **entry} for name, entry in timed.items()}
     median = {name: entry["median_ms"] for name, entry in methods.items()}
     totals = sorted(d["total_ms"] for d in journal if "total_ms" in d)
     return {
@@ -138,9 +179,8 @@ def _breakdown(median: Dict[str, Any]) -> Dict[str, Any]:
 
     return {
         "interpreter start": median["python"],
-        "needed imports": minus(median["python_imports"], median["python"]),
-        "of which the netlink adapter": minus(median["python_imports"],
-                                              median["python_no_pyroute2"]),
+        "the standard library's imports": minus(median["python_stdlib"], median["python"]),
+        "nethook's own imports": minus(median["python_imports"], median["python_stdlib"]),
         "shim (sh, timeout, wrapper)": median["shim_chain"],
         "nethook's own work": minus(minus(median["nethook"], median["shim_chain"]),
                                     median["python_imports"]),
@@ -148,13 +188,14 @@ def _breakdown(median: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def measure_irrelevant(sandbox: Sandbox, runs: int) -> Dict[str, Any]:
-    seconds = _time_all(sandbox, irrelevant_commands(sandbox), runs)
-    methods = {name: {"label": IRRELEVANT_LABELS[name], **summary(taken)}
-               for name, taken in seconds.items()}
-    base = methods["sh"]["median_ms"]
-    return {"methods": methods,
-            "ratios": {name: ratio(entry["median_ms"], base)
-                       for name, entry in methods.items() if name != "sh"}}
+    timed = _time_all(sandbox, irrelevant_commands(sandbox), runs)
+    methods = {name: {"label": IRRELEVANT_LABELS[name], **entry}
+               for name, entry in timed.items()}
+    shims = [name for name in methods if name not in ("sh", "bash")]
+    base = {name: IRRELEVANT_BASE.get(name, "sh") for name in shims}
+    return {"methods": methods, "baselines": base,
+            "ratios": {name: ratio(methods[name]["median_ms"],
+                                   methods[base[name]]["median_ms"]) for name in shims}}
 
 
 def import_profile(sandbox: Sandbox, n: int = 10, runs: int = 3,

@@ -3,7 +3,8 @@
 The dhclient variables are those isc dhclient 4.4 exports to Debian's dhclient-script
 (as captured from it), for the benchmark's addresses; hooks see
 only these and dhclient's PATH. The shims are sourced (``. FILE``) the way
-dhclient-script sources them, and NetworkManager's is executed with ``IFACE ACTION``.
+dhclient-script sources them (RHEL's then calls a function), NetworkManager's is executed
+with ``IFACE ACTION``, ifupdown's and networkd-dispatcher's with their environment.
 """
 
 from __future__ import annotations
@@ -59,6 +60,32 @@ def preinit_env() -> Dict[str, str]:
 def sourced(shim: Path) -> List[str]:
     """``sh`` sourcing ``shim`` as dhclient-script does (``. $script``)."""
     return [tool("sh"), "-c", '. "$1"', "sh", str(shim)]
+
+
+def rhel_call(shim: Path, function: str) -> List[str]:
+    """RHEL's dhclient-script (bash) sourcing the shim and calling one of its functions,
+    as it does for every ``*.sh`` in /etc/dhcp/dhclient.d (and NetworkManager's
+    11-dhclient dispatcher script does too)."""
+    return [tool("bash"), "-c", '. "$1"; "$2"', "bash", str(shim), function]
+
+
+def rhel_nm_env() -> Dict[str, str]:
+    """NetworkManager's 11-dhclient calling the shim's ``nethook_config``: not for
+    nethook (its own dispatcher script covers NetworkManager)."""
+    return {"PATH": HOOK_PATH, "NM_DISPATCHER_ACTION": "dhcp4-change", "interface": IFNAME}
+
+
+def ifupdown_env(mode: str) -> Dict[str, str]:
+    """What ifupdown exports to the if-up.d and if-down.d scripts run-parts executes."""
+    return {"PATH": HOOK_PATH, "IFACE": IFNAME, "LOGICAL": IFNAME, "ADDRFAM": "inet",
+            "METHOD": "dhcp", "MODE": mode, "PHASE": "post-up" if mode == "start"
+            else "post-down", "VERBOSITY": "0"}
+
+
+def networkd_env(state: str) -> Dict[str, str]:
+    """What networkd-dispatcher exports to its scripts (the ones nethook reads)."""
+    return {"PATH": HOOK_PATH, "IFACE": IFNAME, "STATE": state,
+            "AdministrativeState": "configured", "OperationalState": state}
 
 
 def nm_dispatch(shim: Path, action: str, iface: str = "none") -> List[str]:

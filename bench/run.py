@@ -1,9 +1,10 @@
 """``make bench``: nethook's restore speed, hook cost, outage window and memory.
 
-Prints a table with each target of issue 8 marked PASS or MISS, and writes every figure
-and raw sample to bench/results/latest.json (or ``--out``). A benchmark, not a test: it
-exits 0 whatever the figures, 1 when a part could not run (its error is in the JSON
-and the table), 2 when nothing can run here (not root, a tool missing).
+Prints one table: each figure beside its baseline from the same run, and each target
+(issue 17) marked PASS or MISS; writes every figure and raw sample to
+bench/results/latest.json (or ``--out``). A benchmark, not a test: it exits 0 whatever
+the figures, 1 when a part could not run (its error is in the JSON and under the
+table), 2 when nothing can run here (not root, a tool missing).
 
 Needs root: it creates its own network namespaces (``nhb-*``) with veth pairs and
 private mount namespaces, and removes them, with what it started, when it ends.
@@ -30,7 +31,7 @@ if str(REPO) not in sys.path:  # `python bench/run.py` puts bench/, not the chec
 from bench import report  # noqa: E402
 from bench.sandbox import BenchError, Sandbox, missing_requirements, run_tool  # noqa: E402
 
-PARTS = ("scale", "noop", "phases", "irrelevant", "watcher", "outage")
+PARTS = ("scale", "noop", "irrelevant", "watcher", "outage")
 DEFAULT_OUT = REPO / "bench" / "results" / "latest.json"
 
 
@@ -57,24 +58,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default {DEFAULT_OUT}")
     p.add_argument("--parts", type=_parts, default=list(PARTS),
                    help=f"comma-separated, default all: {','.join(PARTS)}")
-    p.add_argument("--sizes", type=_sizes, default=[1, 10, 100, 1000],
-                   help="restore sizes N (default 1,10,100,1000)")
+    p.add_argument("--sizes", type=_sizes, default=[10, 100, 1000, 5000],
+                   help="restore sizes N (default 10,100,1000,5000)")
     p.add_argument("--runs", type=int, default=9, help="timed runs per restore method")
     p.add_argument("--noop-sizes", type=_sizes, default=[10, 1000])
     p.add_argument("--noop-runs", type=int, default=15)
-    p.add_argument("--phases-size", type=int, default=1000,
-                   help="N for the phase probe (default 1000)")
-    p.add_argument("--phases-runs", type=int, default=5)
     p.add_argument("--irrelevant-runs", type=int, default=40)
     p.add_argument("--outage-runs", type=int, default=9,
                    help="lease changes per hook set in the DHCP lab")
     p.add_argument("--watcher-sizes", type=_sizes, default=[1000],
                    help="restore sizes N for the resident watcher (default 1000)")
     p.add_argument("--watcher-runs", type=int, default=9)
-    p.add_argument("--flush-runs", type=int, default=9,
-                   help="losses no hook reports, restored by the watcher alone")
-    p.add_argument("--idle-seconds", type=float, default=20.0,
-                   help="how long the watcher's idle CPU time is measured")
     p.add_argument("--python", default=sys.executable,
                    help="the interpreter that runs nethook (default: this one)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
@@ -102,12 +96,12 @@ def machine(python: str) -> Dict[str, Any]:
                "def v(name):\n"
                "    try:\n        return m.version(name)\n"
                "    except m.PackageNotFoundError:\n        return '-'\n"
-               "print(sys.version.split()[0], v('pyroute2'), v('PyYAML'))")
-    python_v, pyroute2_v, yaml_v = (_capture([python, "-c", version]).split() + ["?"] * 3)[:3]
+               "print(sys.version.split()[0], v('PyYAML'))")
+    python_v, yaml_v = (_capture([python, "-c", version]).split() + ["?"] * 2)[:2]
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
-        "python": python_v, "python_path": python, "pyroute2": pyroute2_v, "pyyaml": yaml_v,
+        "python": python_v, "python_path": python, "pyyaml": yaml_v,
         "iproute2": run_tool(["ip", "-V"], check=False).stdout.strip(),
         "dhclient": _capture(["dhclient", "--version"]),
         "loadavg_start": _loadavg(),
@@ -143,9 +137,9 @@ class Bench:
 
     def run(self) -> Dict[str, Any]:
         o = self.options
-        from bench import costs, phases, scale
+        from bench import costs, scale
 
-        wanted = set(o.parts) & {"scale", "noop", "phases", "irrelevant", "watcher"}
+        wanted = set(o.parts) & {"scale", "noop", "irrelevant", "watcher"}
         if wanted:
             with Sandbox(python=o.python) as sandbox:
                 self.log(f"namespace {sandbox.ns}, files in {sandbox.base}")
@@ -155,9 +149,6 @@ class Bench:
                 if "noop" in wanted:
                     self.part("noop", lambda: costs.run_noop(
                         sandbox, o.noop_sizes, o.noop_runs, self.log))
-                if "phases" in wanted:
-                    self.part("phases", lambda: {"phases": phases.run_phases(
-                        sandbox, o.phases_size, o.phases_runs, self.log)})
                 if "irrelevant" in wanted:
                     self.part("irrelevant", lambda: {"irrelevant": costs.run_irrelevant(
                         sandbox, o.irrelevant_runs, self.log)})
@@ -165,8 +156,7 @@ class Bench:
                     from bench import watcher
 
                     self.part("watcher", lambda: {"watcher": watcher.run_watcher(
-                        sandbox, o.watcher_sizes, o.watcher_runs, o.flush_runs,
-                        o.idle_seconds, self.log, o.python)})
+                        sandbox, o.watcher_sizes, o.watcher_runs, self.log, o.python)})
         if "outage" in o.parts:
             from bench import outage
 
@@ -180,10 +170,8 @@ class Bench:
 def _parameters(options: argparse.Namespace) -> Dict[str, Any]:
     return {"parts": options.parts, "sizes": options.sizes, "runs": options.runs,
             "noop_sizes": options.noop_sizes, "noop_runs": options.noop_runs,
-            "phases_size": options.phases_size, "phases_runs": options.phases_runs,
             "irrelevant_runs": options.irrelevant_runs, "outage_runs": options.outage_runs,
-            "watcher_sizes": options.watcher_sizes, "watcher_runs": options.watcher_runs,
-            "flush_runs": options.flush_runs, "idle_seconds": options.idle_seconds}
+            "watcher_sizes": options.watcher_sizes, "watcher_runs": options.watcher_runs}
 
 
 def write(results: Dict[str, Any], out: Path) -> None:
@@ -195,9 +183,8 @@ def write(results: Dict[str, Any], out: Path) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     options = parser().parse_args(argv)
-    if min(options.runs, options.noop_runs, options.phases_runs, options.irrelevant_runs,
-           options.outage_runs, options.phases_size, options.watcher_runs,
-           options.flush_runs) < 1:
+    if min(options.runs, options.noop_runs, options.irrelevant_runs, options.outage_runs,
+           options.watcher_runs) < 1:
         parser().error("run counts are at least 1")
     problem = missing_requirements()
     if problem:

@@ -12,7 +12,8 @@ The timing child (``_spawner.py``) runs in ``nhb-<tag>`` under ``unshare --mount
 --propagation private``, where an overlay lays a directory of the benchmark's own over
 ``/usr/bin``: the shipped shims find ``/usr/bin/nethook`` there, a wrapper that sets every
 ``NETHOOK_*`` path to the benchmark's temporary directories (tests/lab's
-``NethookDirs``) and execs this checkout's ``python -m nethook``. No mount is ever seen
+``NethookDirs``) and execs this checkout's ``nethook.cli.main`` the way the package's
+console script does (not ``python -m``, which loads runpy too). No mount is ever seen
 by the host's mount namespace, and nothing reads or writes the host's /etc/nethook,
 /var/lib/nethook or /run/nethook.
 """
@@ -60,8 +61,13 @@ Command = Tuple[List[str], Dict[str, str]]  # argv and environment, for Sandbox.
 SHIMS = {
     "dhclient-enter": (HOOKS / "dhclient-enter-hooks.d" / "nethook", 0o644),
     "dhclient-exit": (HOOKS / "dhclient-exit-hooks.d" / "nethook", 0o644),
+    "dhclient-rhel": (HOOKS / "dhclient.d" / "nethook.sh", 0o755),
     "networkmanager": (HOOKS / "NetworkManager" / "50-nethook", 0o755),
+    "ifupdown": (HOOKS / "if-up.d" / "nethook", 0o755),
+    "networkd": (HOOKS / "networkd-dispatcher" / "50-nethook", 0o755),
 }
+# What /usr/bin/nethook runs: the console script's ``from nethook.cli import main``.
+CONSOLE_SCRIPT = "import sys; from nethook.cli import main; sys.exit(main())"
 
 _WRAPPER = """\
 #!/bin/sh
@@ -72,7 +78,7 @@ NETHOOK_STATE_DIR={state}
 NETHOOK_RUN_DIR={run}
 PYTHONPATH={src}
 export NETHOOK_CONFIG NETHOOK_ROOT NETHOOK_STATE_DIR NETHOOK_RUN_DIR PYTHONPATH
-exec {python} -m nethook "$@"
+exec {python} -c {script} "$@"
 """
 
 # Run inside `unshare --mount`: lay $1 over /usr/bin, then exec the rest.
@@ -123,6 +129,11 @@ class Spawned:
     user_s: float
     system_s: float
 
+    @property
+    def cpu_ms(self) -> float:
+        """User and system time of the command and the descendants it waited for."""
+        return (self.user_s + self.system_s) * 1000
+
 
 class NethookDirs(LabDirs):
     """The directories the wrapper gives nethook through ``NETHOOK_*`` (tests/lab's).
@@ -143,6 +154,16 @@ class NethookDirs(LabDirs):
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         return env
 
+    def forget(self) -> None:
+        """Empty the state directory (ownership record, journal, counters): as on a host
+        whose nethook has only known the configuration written next, not the bigger
+        workload measured before it, whose objects would stay in its record."""
+        for entry in self.state.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
     def last_journal_entry(self) -> Optional[Dict[str, Any]]:
         entries = self.journal()
         return entries[-1] if entries else None
@@ -155,7 +176,7 @@ class NethookDirs(LabDirs):
         target.write_text(_WRAPPER.format(
             config=quote(str(self.config)), root=quote(str(self.root)),
             state=quote(str(self.state)), run=quote(str(self.run)), src=quote(str(SRC)),
-            python=quote(python)), encoding="utf-8")
+            python=quote(python), script=quote(CONSOLE_SCRIPT)), encoding="utf-8")
         target.chmod(0o755)
         return directory
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from typing import Any, Dict, List, Optional, Sequence, TypeVar
+from typing import Any, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 T = TypeVar("T")
 
@@ -35,3 +35,17 @@ def rotated(items: Sequence[T], turn: int) -> List[T]:
         return []
     start = turn % len(items)
     return [*items[start:], *items[:start]]
+
+
+def linear_fit(points: Sequence[Tuple[float, float]]) -> Optional[Tuple[float, float]]:
+    """Intercept and slope of the least-squares line through ``points``; None with fewer
+    than two distinct x."""
+    if len(points) < 2:
+        return None
+    mean_x = sum(x for x, _ in points) / len(points)
+    mean_y = sum(y for _, y in points) / len(points)
+    spread = sum((x - mean_x) ** 2 for x, _ in points)
+    if not spread:
+        return None
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
+    return mean_y - slope * mean_x, slope

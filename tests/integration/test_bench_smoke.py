@@ -80,3 +80,38 @@ def test_scale_part_reports_converged_runs_and_nethook_restores_for_real() -> No
         assert _addresses(sandbox) == {(f"10.88.1.{i + 1}/16", f"eth0:{i}") for i in range(10)}
         assert _rules(sandbox) == {(1000, "10.88.1.1", "1000")}
         assert _routes(sandbox) == {("default", GATEWAY, IFNAME, "1000")}
+
+
+def test_make_bench_runs_every_part_and_prints_one_table(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    """``make bench`` with the smallest sizes and one run of everything, the DHCP lab
+    included: every part runs, every sample converges, and the table has its rows."""
+    problem = missing_requirements()
+    if problem:
+        pytest.skip(problem)
+    from bench.run import main
+
+    out = tmp_path / "latest.json"
+    status = main(["--sizes", "10,20", "--runs", "1", "--noop-sizes", "10", "--noop-runs", "1",
+                   "--irrelevant-runs", "1", "--watcher-sizes", "10", "--watcher-runs", "1",
+                   "--outage-runs", "1", "--quiet", "--out", str(out)])
+    results = json.loads(out.read_text())
+    assert results["errors"] == {}
+    assert status == 0
+
+    scale = results["scale"]
+    assert all(m["converged"] for size in scale["sizes"].values()
+               for m in size["methods"].values())
+    assert all(scale["configuration_cached"])  # every timed run read the cache
+    assert set(scale["cost"]["nethook"]) >= {"fixed_ms", "per_address_us"}
+    assert results["watcher"]["sizes"]["10"]["methods"]["watcher"]["converged"]
+    assert set(results["outage"]["variants"]) == {"nethook", "watcher", "floor"}
+    assert {t["status"] for t in results["targets"]} <= {"PASS", "MISS", "n/a"}
+
+    table = capsys.readouterr().out
+    for row in ("restore N=20 (24 objects), fresh process", "fixed cost, CPU ms",
+                "per address, CPU us", "no-op RENEW N=10", "irrelevant: RHEL dhclient.d shim",
+                "irrelevant: networkd shim, degraded", "watcher restore N=10",
+                "outage window, dhclient renumbering, 10 aliases", "peak RSS N=20"):
+        assert row in table, row

@@ -117,3 +117,32 @@ def test_the_restore_path_imports_only_what_it_needs(argv: list[str], env: dict[
     if argv[0] == "apply":
         assert status == "1"  # incomplete: the interface is absent
     assert [e["event"]["reason"] for e in dirs.journal()] == [env.get("reason", "apply")]
+
+
+def test_a_hook_with_the_configuration_cached_loads_no_yaml(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The configuration as an earlier run cached it: neither PyYAML nor the schema is
+    loaded, nor any importer (the cache knows that no distro source is present)."""
+    import os
+    import time
+
+    from lab.nethook_env import NethookDirs
+    from nethook.base.context import RunContext
+    from nethook.engine import declared_cache
+    from nethook.engine.desired import assemble
+
+    dirs = NethookDirs.create(tmp_path, "version: 1\ninterfaces:\n  nhbudget0:\n"
+                                        "    addresses: [192.0.2.77/32]\n")
+    then = time.time() - 60  # edited long ago; RACY_NS 0: ctime need not be old either
+    for path in [dirs.base, *dirs.base.rglob("*")]:
+        os.utime(path, (then, then))
+    monkeypatch.setattr(declared_cache, "RACY_NS", 0)
+    assemble(RunContext.from_options(dirs.env()))
+    assert (dirs.run / declared_cache.CACHE_NAME).is_file()
+    env = {**dirs.env(), "reason": "BOUND", "interface": "nhbudget0"}
+    probe = RESTORE_PROBE.replace('m.split(".")[0] for m in sys.modules', "m for m in sys.modules")
+    proc = subprocess.run([sys.executable, "-c", probe, "hook", "dhclient-exit"],
+                          capture_output=True, text=True, env=env, timeout=60, check=True)
+    _status, *loaded = proc.stdout.rsplit("loaded:", 1)[1].split()
+    assert not {"yaml", "nethook.config.schema", "nethook.importers"} & set(loaded), proc.stderr
+    assert [e["event"]["reason"] for e in dirs.journal()] == ["BOUND"]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
-from typing import Optional
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Optional, cast
 
 from nethook import __version__
+from nethook.config.imports import IMPORT_SOURCES as IMPORT_SOURCES
 
-# The same names as config.schema.IMPORT_SOURCES, which the cli must not import (yaml).
-IMPORT_SOURCES = ("ifcfg", "ifupdown", "netplan")
+if TYPE_CHECKING:  # a hook call is read without it (hook_call)
+    import argparse
+
 HOOK_SOURCES = ("dhclient-enter", "dhclient-exit", "dhclient-rhel", "networkmanager",
                 "ifupdown", "networkd")
 EXIT_STATUS = """\
@@ -25,6 +27,8 @@ exit status:
 
 
 def _common_options() -> argparse.ArgumentParser:
+    import argparse
+
     common = argparse.ArgumentParser(add_help=False)
     hide = argparse.SUPPRESS
     common.add_argument("--config", metavar="PATH", default=hide,
@@ -46,6 +50,8 @@ def _verb(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
           common: argparse.ArgumentParser, name: str, help_text: str,
           interface: str = "") -> argparse.ArgumentParser:
     """A verb with the common options; ``interface``: "optional" or "required"."""
+    import argparse
+
     verb: argparse.ArgumentParser = sub.add_parser(
         name, parents=[common], help=help_text, epilog=EXIT_STATUS,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -56,6 +62,8 @@ def _verb(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
 
 
 def parser() -> argparse.ArgumentParser:
+    import argparse
+
     common = _common_options()
     top = argparse.ArgumentParser(
         prog="nethook", parents=[common], epilog=EXIT_STATUS,
@@ -118,10 +126,12 @@ def hook_call(words: Sequence[str]) -> Optional[argparse.Namespace]:
     """``hook SOURCE [--] ARG...``, read without argparse: every ARG is the caller's own
     (NetworkManager's interface name, which may be ``-h``, ``--json`` or ``--``), which
     argparse would take for an option, or drop when it is ``--``. The shims put ``--``
-    before the first one; only that first ``--`` is taken away."""
+    before the first one; only that first ``--`` is taken away. The verbs read it as
+    they read argparse's namespace, which is not even loaded then."""
     if len(words) < 2 or words[0] != "hook" or words[1] not in HOOK_SOURCES:
         return None  # argparse explains what is wrong (or prints the help)
     forwarded = list(words[2:])
     if forwarded[:1] == ["--"]:
         forwarded = forwarded[1:]
-    return argparse.Namespace(verb="hook", source=words[1], args=forwarded)
+    return cast("argparse.Namespace",
+                SimpleNamespace(verb="hook", source=words[1], args=forwarded))

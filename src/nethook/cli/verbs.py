@@ -7,7 +7,6 @@ hook path loads only what it needs.
 
 from __future__ import annotations
 
-import argparse
 import io
 import logging
 import os
@@ -20,6 +19,8 @@ from nethook.base.errors import UsageError
 from nethook.base.exit_codes import ExitCode
 
 if TYPE_CHECKING:
+    import argparse
+
     from nethook.engine.desired import Assembly
     from nethook.engine.reconcile import RunResult
 
@@ -34,7 +35,7 @@ class Output:
     text: str = ""
 
 
-Verb = Callable[[argparse.Namespace, RunContext], Output]
+Verb = Callable[["argparse.Namespace", RunContext], Output]
 
 
 def option(args: argparse.Namespace, name: str, default: Any = None) -> Any:

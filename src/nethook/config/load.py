@@ -15,12 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from nethook.base.errors import ConfigError
 from nethook.base.files import entry_names
-from nethook.config import nodes as config_yaml
-from nethook.config import schema as config_schema
+from nethook.config.imports import IMPORT_AUTO
 from nethook.config.rt_tables import RouteTables
 from nethook.config.services import Merger as ServicesMerger
 from nethook.config.services import ServicesConfig
@@ -34,6 +33,9 @@ from nethook.model.objects import (
     Route,
     Rule,
 )
+
+if TYPE_CHECKING:  # reading the YAML (PyYAML) loads only when a file is read
+    from nethook.config.schema import FileConfig
 
 CONFIG_DIR = "etc/nethook"
 MAIN_FILE = "nethook.yaml"
@@ -53,7 +55,7 @@ class Config:
         default_factory=lambda: MappingProxyType({}), hash=False)
     files: Tuple[str, ...] = ()  # every file read, in order (empty ones too)
     # Which distro files add to the declared state: ("auto",), or the sources named.
-    imports: Tuple[str, ...] = (config_schema.IMPORT_AUTO,)
+    imports: Tuple[str, ...] = (IMPORT_AUTO,)
     # Which daemons must listen on restored addresses (the ``services:`` section).
     services: ServicesConfig = field(default_factory=ServicesConfig)
     # node_exporter's textfile directory, where the watcher refreshes nethook.prom
@@ -94,6 +96,13 @@ def discover(root: Path, override: Optional[Path] = None) -> List[Path]:
     raise ConfigError(str(override), 0, "", "no such file or directory")
 
 
+def listed_directories(root: Path, override: Optional[Path] = None) -> Tuple[Path, ...]:
+    """The directories whose listings decide what :func:`discover` returns (a file given
+    as ``override`` is itself the answer): for a cache of what the files declare."""
+    directory = root / CONFIG_DIR if override is None else override
+    return (directory, directory / DROP_IN_DIR)
+
+
 def _layout(directory: Path) -> List[Path]:
     main = directory / MAIN_FILE
     return ([main] if _exists(main) else []) + _fragments(directory / DROP_IN_DIR)
@@ -119,11 +128,13 @@ def load(paths: Sequence[Path], tables: Optional[RouteTables] = None) -> Config:
 
     ``tables`` resolves ``table:`` names (default: only iproute2's built-in names).
     """
+    from nethook.config import nodes, schema
+
     merger = _Merger(tables or RouteTables.builtin())
     for path in paths:
         source = str(path)
-        node = config_yaml.compose(_read(path), source)
-        merger.add(config_schema.read_file(node, source, merger.tables))
+        node = nodes.compose(_read(path), source)
+        merger.add(schema.read_file(node, source, merger.tables))
     return merger.result(tuple(str(p) for p in paths))
 
 
@@ -146,7 +157,7 @@ class _Merger:
     def __init__(self, tables: RouteTables) -> None:
         self.tables = tables
         self.snapshot = True
-        self.imports: Tuple[str, ...] = (config_schema.IMPORT_AUTO,)
+        self.imports: Tuple[str, ...] = (IMPORT_AUTO,)
         self.snapshot_interfaces: Dict[str, bool] = {}
         self.addresses: Dict[Tuple[str, IPInterface], Address] = {}
         self.prefixes: Dict[Tuple[str, IPAddress], Address] = {}
@@ -155,7 +166,7 @@ class _Merger:
         self.services = ServicesMerger()
         self.textfile: Optional[str] = None
 
-    def add(self, declared: config_schema.FileConfig) -> None:
+    def add(self, declared: FileConfig) -> None:
         if declared.snapshot is not None:
             self.snapshot = declared.snapshot
         if declared.imports is not None:

@@ -182,6 +182,15 @@ def load_tables(root: Path) -> RouteTables:
     return _collect(entries, locations)
 
 
+def listed_directories(root: Path) -> Tuple[Path, ...]:
+    """Every directory whose listing (and every file in it) decides what
+    :func:`load_tables` reads, and its files are in them: for a cache of the result."""
+    dirs = [root / ETC_DIR, root / ETC_DIR / "rt_tables.d"]
+    for candidate in VENDOR_DIRS:
+        dirs += [root / candidate, root / candidate / "rt_tables.d"]
+    return tuple(dirs)
+
+
 def _vendor_dir(root: Path) -> Path:
     for candidate in VENDOR_DIRS:
         if (root / candidate).is_dir():

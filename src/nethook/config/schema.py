@@ -46,6 +46,9 @@ import yaml
 
 from nethook.config import services as settings
 from nethook.config import values
+from nethook.config.imports import IMPORT_AUTO as IMPORT_AUTO
+from nethook.config.imports import IMPORT_NONE as IMPORT_NONE
+from nethook.config.imports import IMPORT_SOURCES as IMPORT_SOURCES
 from nethook.config.nodes import TAG_INT, TAG_STR, Value, describe
 from nethook.config.rt_tables import RouteTables
 from nethook.model.objects import MAIN_TABLE, Address, IPAddress, IPNetwork, Origin, Route, Rule
@@ -53,9 +56,6 @@ from nethook.model.objects import MAIN_TABLE, Address, IPAddress, IPNetwork, Ori
 VERSION = 1
 TOP_KEYS = ("version", "snapshot", "import", "interfaces", "services", "metrics")
 METRICS_KEYS = ("textfile",)
-IMPORT_AUTO = "auto"
-IMPORT_NONE = "none"
-IMPORT_SOURCES = ("ifcfg", "ifupdown", "netplan")
 INTERFACE_KEYS = ("addresses", "routes", "routing-policy", "snapshot")
 ADDRESS_KEYS = ("address", "label")
 IPV6_DEFAULT_METRIC = 1024

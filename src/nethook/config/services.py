@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
-
-import yaml
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from nethook.base.errors import ConfigError
 from nethook.config import values
-from nethook.config.nodes import TAG_BOOL, Value, describe
 from nethook.model.objects import IPAddress, Origin
+
+if TYPE_CHECKING:  # the settings are read from YAML (PyYAML) only when a file is read
+    from nethook.config.nodes import Value
 
 SECTION_KEYS = ("rate-limit", "ntpd", "chrony", "xinetd", "units")
 DAEMONS = ("ntpd", "chrony", "xinetd")
@@ -102,6 +102,10 @@ class ServicesConfig:
         settings: DaemonSettings = getattr(self, name)
         return settings
 
+    def watched(self) -> Tuple[str, ...]:
+        """The daemons (of ``DAEMONS``) this section watches."""
+        return tuple(name for name in DAEMONS if self.daemon(name).enabled)
+
 
 @dataclass
 class ServicesFile:
@@ -128,6 +132,10 @@ def read(value: Value) -> ServicesFile:
 
 def _daemon(value: Value, name: str) -> DaemonSettings:
     """``true``/``false``, or a mapping (which turns it on) of wait, config and unit."""
+    import yaml
+
+    from nethook.config.nodes import TAG_BOOL, describe
+
     node = value.node
     if node.tag == TAG_BOOL:
         return _default(name, value.boolean())

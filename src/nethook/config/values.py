@@ -6,7 +6,6 @@ Each takes the text an administrator wrote and returns a normalised value, or ra
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import re
 from collections.abc import Sequence
@@ -160,6 +159,8 @@ def scope(value: Union[int, str]) -> str:
 
 def did_you_mean(value: str, choices: Sequence[str]) -> str:
     """`` (did you mean 'X'?)`` for the closest choice, ignoring case; empty if none is close."""
+    import difflib  # only an error message needs it
+
     lowered = {choice.lower(): choice for choice in choices}
     close = difflib.get_close_matches(value.lower(), list(lowered), n=1)
     return f" (did you mean '{lowered[close[0]]}'?)" if close else ""

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+from nethook.daemons import COMMS
 from nethook.daemons.conffile import IncludingLoader, Reader
 from nethook.model.objects import IPAddress
 
-COMM = "chronyd"
+COMM = COMMS["chrony"]
 PORT = 123
 DEFAULT_CONFIGS = ("/etc/chrony/chrony.conf", "/etc/chrony.conf")
 PIDFILES = ("/run/chrony/chronyd.pid", "/var/run/chrony/chronyd.pid", "/var/run/chronyd.pid")

@@ -34,10 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
+from nethook.daemons import COMMS
 from nethook.daemons.conffile import IncludingLoader, Reader
 from nethook.model.objects import IPAddress, IPNetwork, Origin
 
-COMM = "ntpd"
+COMM = COMMS["ntpd"]
 PORT = 123
 DEFAULT_CONFIGS = ("/etc/ntpsec/ntp.conf", "/etc/ntp.conf")
 PIDFILES = ("/run/ntpd.pid", "/var/run/ntpd.pid")  # Debian's wrapper and RHEL's -p

@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from nethook.config.services import ListenerSpec
+from nethook.daemons import COMMS
 from nethook.daemons.conffile import IncludingLoader, Reader
 from nethook.model.objects import IPAddress, Origin
 
-COMM = "xinetd"
+COMM = COMMS["xinetd"]
 DEFAULT_CONFIG = "/etc/xinetd.conf"
 PIDFILES = ("/run/xinetd.pid", "/var/run/xinetd.pid")
 WORKING_DIRECTORY = "/"

@@ -25,15 +25,19 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Dict, FrozenSet, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, FrozenSet, Optional, Tuple, Union
 
 from nethook.base.context import RunContext
 from nethook.base.errors import ConfigError, StateError
+from nethook.config.imports import IMPORT_AUTO
 from nethook.config.load import Config, discover, load
 from nethook.config.rt_tables import RouteTables, load_tables
-from nethook.engine import snapshot_file
-from nethook.importers.base import Imported, Problem
+from nethook.engine import declared_cache, snapshot_file
+from nethook.engine.declared_cache import Parsed, Reading
 from nethook.model.objects import Desired
+
+if TYPE_CHECKING:  # the importers load only when a distro source is read
+    from nethook.importers.base import Imported, Problem
 
 log = logging.getLogger(__name__)
 
@@ -126,21 +130,32 @@ def assemble(ctx: RunContext, scope: Optional[str] = None, *,
 
 def _declared(ctx: RunContext, imports: bool = True) -> Assembly:
     """The configuration and (``imports``) what it imports, for every interface."""
-    from nethook import importers
+    read = _parsed(ctx)
+    if isinstance(read, Assembly):
+        return read
+    parsed, reading = read
+    config, tables = parsed.config, parsed.tables
+    auto = config.imports == (IMPORT_AUTO,)
+    try:
+        if not imports:
+            names: Tuple[str, ...] = ()
+        elif auto and parsed.present is not None:
+            names = parsed.present
+        else:
+            from nethook import importers
 
-    try:
-        tables = load_tables(ctx.root)
-    except ConfigError as exc:
-        return Assembly(None, config_error=exc)
-    try:
-        config = load(discover(ctx.root, ctx.config), tables)
-    except ConfigError as exc:
-        return Assembly(None, config_error=exc, tables=tables)
-    if not imports:
-        return Assembly(None, config=config, tables=tables, declared=config.desired)
-    try:
-        found = tuple(importers.read(importers.selected(config.imports, ctx.root),
-                                     ctx.root, tables))
+            if auto and reading is None:  # cached by a run that needed no imports
+                reading = Reading(ctx)
+            names = tuple(importers.selected(config.imports, ctx.root))
+            if auto:
+                parsed = dataclasses.replace(parsed, present=names)
+        if reading is not None:
+            reading.save(parsed)
+        if not names:
+            return Assembly(None, config=config, tables=tables, declared=config.desired)
+        from nethook import importers
+
+        found = tuple(importers.read(names, ctx.root, tables))
     except ConfigError as exc:  # an imported file exists but cannot be read
         # the configuration's own objects still count for a hook; the verbs refuse
         return Assembly(None, config=config, import_error=exc, tables=tables,
@@ -151,3 +166,21 @@ def _declared(ctx: RunContext, imports: bool = True) -> Assembly:
         log.warning("%s", problem)
     return Assembly(None, config=config, tables=tables, imported=found, problems=problems,
                     declared=declared)
+
+
+def _parsed(ctx: RunContext) -> Union[Assembly, Tuple[Parsed, Optional[Reading]]]:
+    """nethook's own files as cached, or as read now (with what :meth:`Reading.save`
+    needs to cache them); an Assembly with the error when they are invalid."""
+    cached = declared_cache.load(ctx)
+    if cached is not None:
+        return cached, None
+    reading = Reading(ctx)
+    try:
+        tables = load_tables(ctx.root)
+    except ConfigError as exc:
+        return Assembly(None, config_error=exc)
+    try:
+        config = load(discover(ctx.root, ctx.config), tables)
+    except ConfigError as exc:
+        return Assembly(None, config_error=exc, tables=tables)
+    return Parsed(config, tables), reading

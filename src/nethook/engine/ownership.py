@@ -106,9 +106,10 @@ def move_aside(state_dir: Path) -> Path:
 def save(state_dir: Path, owned: Iterable[KernelObject],
          pending: Iterable[KernelObject] = ()) -> None:
     """Replace the record, flushed to disk before this returns."""
-    data = {"version": RECORD_VERSION, "objects": _sorted(owned), "pending": _sorted(pending)}
+    text = (f'{{"version": {RECORD_VERSION},\n"objects": {_json_lines(owned)},\n'
+            f'"pending": {_json_lines(pending)}}}\n')
     with TrustedDir.open(state_dir) as state:
-        state.write(RECORD_NAME, (json.dumps(data, indent=1) + "\n").encode())
+        state.write(RECORD_NAME, text.encode())
 
 
 def _objects(items: Any, path: Path) -> FrozenSet[KernelObject]:
@@ -117,7 +118,9 @@ def _objects(items: Any, path: Path) -> FrozenSet[KernelObject]:
     return frozenset(from_dict(item) for item in items)
 
 
-def _sorted(objects: Iterable[KernelObject]) -> List[Any]:
-    return sorted((to_dict(obj) for obj in objects),
-                  key=lambda d: json.dumps(d, sort_keys=True))
+def _json_lines(objects: Iterable[KernelObject]) -> str:
+    """A JSON list of the objects, one per line in a stable order. Each is encoded once,
+    by the C encoder (``indent`` would take the pure-Python one: 20 µs an object)."""
+    lines = sorted(json.dumps(to_dict(obj), sort_keys=True) for obj in objects)
+    return "[\n" + ",\n".join(lines) + "\n]" if lines else "[]"
 

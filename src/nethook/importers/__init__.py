@@ -25,8 +25,9 @@ from importlib import import_module
 from pathlib import Path
 from typing import Dict, List, Protocol, Set, Tuple, cast
 
+from nethook.config.imports import IMPORT_AUTO, IMPORT_SOURCES
+from nethook.config.imports import PRESENCE as PRESENCE
 from nethook.config.rt_tables import RouteTables
-from nethook.config.schema import IMPORT_AUTO, IMPORT_SOURCES
 from nethook.importers.base import Imported, Problem
 from nethook.model.objects import Address, Desired, KernelObject, Route, Rule
 

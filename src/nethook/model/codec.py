@@ -6,7 +6,7 @@ import ipaddress
 from typing import Any, Callable, Dict, Optional
 
 from nethook.base.errors import StateError
-from nethook.model.objects import Address, KernelObject, Route, Rule
+from nethook.model.objects import Address, KernelObject, Origin, Route, Rule
 
 JsonDict = Dict[str, Any]
 
@@ -26,34 +26,35 @@ def to_dict(obj: KernelObject) -> JsonDict:
                      "table": obj.table, "ifname": obj.ifname})
 
 
-def from_dict(data: JsonDict) -> KernelObject:
-    """Rebuild an object; a record that does not parse raises StateError."""
+def from_dict(data: JsonDict, origin: Optional[Origin] = None) -> KernelObject:
+    """Rebuild an object (with ``origin``); a record that does not parse raises
+    StateError."""
     try:
-        return _DECODERS[data["kind"]](data)
+        return _DECODERS[data["kind"]](data, origin)
     except (KeyError, TypeError, ValueError) as exc:
         raise StateError(f"unreadable state record {data!r}: {exc}") from exc
 
 
-def _address(d: JsonDict) -> Address:
+def _address(d: JsonDict, origin: Optional[Origin]) -> Address:
     return Address(ifname=str(d["ifname"]), interface=ipaddress.ip_interface(d["address"]),
-                   label=d.get("label"))
+                   label=d.get("label"), origin=origin)
 
 
-def _route(d: JsonDict) -> Route:
+def _route(d: JsonDict, origin: Optional[Origin]) -> Route:
     return Route(dst=ipaddress.ip_network(d["to"]), table=int(d["table"]),
                  metric=int(d.get("metric", 0)), ifname=d.get("ifname"),
                  gateway=_ip(d.get("via")), src=_ip(d.get("src")), scope=d.get("scope"),
-                 onlink=bool(d.get("onlink", False)))
+                 onlink=bool(d.get("onlink", False)), origin=origin)
 
 
-def _rule(d: JsonDict) -> Rule:
+def _rule(d: JsonDict, origin: Optional[Origin]) -> Rule:
     return Rule(table=int(d["table"]), family=int(d["family"]), priority=d.get("priority"),
                 src=_network(d.get("from")), dst=_network(d.get("to")),
                 fwmark=d.get("fwmark"), fwmask=d.get("fwmask"), iif=d.get("iif"),
-                oif=d.get("oif"), ifname=d.get("ifname"))
+                oif=d.get("oif"), ifname=d.get("ifname"), origin=origin)
 
 
-_DECODERS: Dict[str, Callable[[JsonDict], KernelObject]] = {
+_DECODERS: Dict[str, Callable[[JsonDict, Optional[Origin]], KernelObject]] = {
     "address": _address, "route": _route, "rule": _rule,
 }
 

@@ -25,17 +25,16 @@ import json
 import logging
 import os
 import re
-import subprocess
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
-from nethook.base import spawn
 from nethook.base.context import RunContext
 from nethook.base.errors import ConfigError, ObserveError
 from nethook.base.safefiles import TrustedDir, open_path
 from nethook.config.services import ServicesConfig
+from nethook.daemons import COMMS
 from nethook.daemons.live import DaemonsLive, ProcLive
 from nethook.model.objects import Address
 
@@ -99,6 +98,8 @@ def after_run(ctx: RunContext, ifname: str, present: Sequence[Address],
     except (OSError, ObserveError) as exc:
         log.warning("%s: cannot queue the services check: %s", ifname, exc)
         return False
+    import subprocess  # only when a check is started
+
     try:
         (spawn or spawn_check)(ctx, ifname)
     except (OSError, subprocess.SubprocessError) as exc:
@@ -113,11 +114,10 @@ def _worth_checking(ctx: RunContext, settings: Optional[ServicesConfig],
     """Whether a check could find anything to do: a watched daemon runs here, or a unit
     is watched. Without ``settings``, erring towards checking: any daemon nethook can
     watch runs, or a configuration file mentions ``services``."""
-    from nethook.services.watches import DAEMON_COMMS, watched_comms
-
     if settings is not None:
-        return bool(settings.units) or bool(live.running(watched_comms(settings)))
-    if live.running(set(DAEMON_COMMS.values())):
+        watched = {COMMS[name] for name in settings.watched()}
+        return bool(settings.units) or bool(live.running(watched))
+    if live.running(set(COMMS.values())):
         return True
     return _mentions_services(ctx)
 
@@ -212,6 +212,8 @@ def release(run_dir: Path, ifname: str) -> None:
 
 def spawn_check(ctx: RunContext, ifname: str) -> None:
     """``nethook services-check IFACE`` with this run's paths, detached from the hook."""
+    from nethook.base import spawn
+
     spawn.detached(ctx, ("services-check",), (ifname,))
 
 

@@ -17,12 +17,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from nethook.adapters.units import PATH
 from nethook.config.services import DaemonSettings, ListenerSpec, ServicesConfig
-from nethook.daemons import chrony, ntpd, xinetd
+from nethook.daemons import COMMS, chrony, ntpd, xinetd
 from nethook.daemons.processes import Identified, PidReader, Process, identify
 from nethook.model.objects import Address
 from nethook.services import setups
 
-DAEMON_COMMS = {"ntpd": ntpd.COMM, "chrony": chrony.COMM, "xinetd": xinetd.COMM}
+DAEMON_COMMS = COMMS
 
 
 @dataclass(frozen=True)
@@ -196,4 +196,4 @@ def build(root: Path, settings: ServicesConfig, addresses: Sequence[Address],
 
 def watched_comms(settings: ServicesConfig) -> List[str]:
     """The programs of the daemons ``settings`` watches."""
-    return [comm for name, comm in DAEMON_COMMS.items() if settings.daemon(name).enabled]
+    return [DAEMON_COMMS[name] for name in settings.watched()]
